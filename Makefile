@@ -1,0 +1,30 @@
+# Task runner. `make demo` and `make test` create .venv inside the checkout on first use.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# CPU machines: the pinned CPU wheel. GPU users: make TORCH_SPEC='torch>=2.4' test
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test check bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/basis-compiler demo
+
+test: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: install
+	$(BIN)/python benchmarks/compile_catalog.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,194 @@
+"""The symbolic stage's public entry points: enumerate, deduplicate and prune a basis."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from itertools import permutations, product
+
+from .canonical import canonical_form
+from .diagrams import Diagram
+from .enumeration import multidegrees, orbit_representatives, raw_matching_count, templates
+from .errors import DegreeError, UnsupportedError
+from .pruning import independent_terms, index_tuples
+from .signature import Signature
+from .terms import Term
+
+MAX_CONCRETE_TERMS = 200_000
+"""Largest number of concrete family terms enumerate_basis expands before asking for shapes."""
+MAX_FAMILY_COPIES = 7
+"""Most copies of one family in a shape (the index symmetry is found by trying all m! relabellings)."""
+
+
+@dataclass(frozen=True)
+class BasisStats:
+    """What the compilation did, for tables and benchmarks."""
+
+    raw_matchings: int = 0
+    """Sum over templates of (m-1)!!: the matchings a naive enumeration would visit."""
+    candidates: int = 0
+    """Matchings actually generated (after symmetry pruning)."""
+    orbits: int = 0
+    """Distinct nonzero terms (shapes for symbolic families)."""
+    zero_dropped: int = 0
+    """Distinct terms dropped because they are identically zero."""
+    expanded: int = 0
+    """Terms before the rank step (concrete family members expanded)."""
+    independent: int = 0
+    """Terms kept after the exact rank step."""
+    seconds: float = 0.0
+    """Wall time of the compilation."""
+
+
+@dataclass(frozen=True)
+class Basis:
+    """An ordered sequence of terms with the signature, degree and statistics that produced it."""
+
+    signature: Signature
+    """The compiled signature."""
+    degree: int | tuple[int, ...]
+    """The requested degree or multidegree."""
+    terms: tuple[Term, ...]
+    """The basis terms, grouped by multidegree."""
+    stats: BasisStats = field(default_factory=BasisStats)
+    """Counts and time."""
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    def __iter__(self):
+        return iter(self.terms)
+
+    def __getitem__(self, i):
+        return self.terms[i]
+
+
+def _check_degree(sig: Signature, degree) -> int | tuple[int, ...]:
+    if isinstance(degree, bool) or not isinstance(degree, (int, tuple, list)):
+        raise DegreeError(f"degree {degree!r} is neither an int nor a tuple")
+    if isinstance(degree, int):
+        if degree < 0:
+            raise DegreeError(f"degree {degree} is negative")
+        return degree
+    degree = tuple(degree)
+    if len(degree) != len(sig.inputs):
+        raise DegreeError(f"multidegree {degree} has {len(degree)} entries but {sig} has {len(sig.inputs)} inputs")
+    if any(isinstance(a, bool) or not isinstance(a, int) or a < 0 for a in degree):
+        raise DegreeError(f"multidegree {degree} must hold ints >= 0")
+    return degree
+
+
+def _index_symmetry(diagram: Diagram, oriented: bool) -> tuple[tuple[tuple[int, ...], int], ...]:
+    """Relabellings of index variables (within each family) that map the shape to +-itself."""
+    t = diagram.template
+    labels = diagram.labels
+    by_family: dict[int, list[int]] = {}
+    for vi, lab in enumerate(labels):
+        if lab is not None:
+            by_family.setdefault(t.vertices[vi].input, []).append(lab)
+    if any(len(v) > MAX_FAMILY_COPIES for v in by_family.values()):
+        raise UnsupportedError(f"more than {MAX_FAMILY_COPIES} copies of one family in a term; lower the degree")
+    n_labels = sum(len(v) for v in by_family.values())
+    base = canonical_form(diagram, oriented)
+    out = []
+    for choice in product(*(permutations(v) for v in by_family.values())):
+        perm = list(range(n_labels))
+        for group, image in zip(by_family.values(), choice):
+            for a, b in zip(group, image):
+                perm[a] = b
+        relabelled = Diagram(t, diagram.edges, tuple(None if lab is None else perm[lab] for lab in labels))
+        cf = canonical_form(relabelled, oriented)
+        if cf.key == base.key:
+            out.append((tuple(perm), cf.sign * base.sign))
+    return tuple(out)
+
+
+def _expand_family(term: Term) -> list[Term]:
+    """Concrete family members: one term per orbit of index tuples."""
+    t = term.diagram.template
+    sizes = {}
+    for vi, lab in enumerate(term.diagram.labels):
+        if lab is not None:
+            sizes[lab] = t.signature.inputs[t.vertices[vi].input].family
+    total = 1
+    for n in sizes.values():
+        total *= n
+    if total > MAX_CONCRETE_TERMS:
+        raise UnsupportedError(
+            f"expanding {term!r} over concrete family members gives ~{total} index tuples; "
+            "use covariant_basis / invariant_features (shapes over J) or a symbolic family size like a[n]:1"
+        )
+    return [term.with_indices(J) for J in index_tuples(term, sizes)]
+
+
+def _enumerate(sig: Signature, degree, keep) -> Basis:
+    start = time.perf_counter()
+    degree = _check_degree(sig, degree)
+    oriented = sig.group.form_antisymmetric
+    raw = cand = orbits = zeros = expanded = 0
+    terms: list[Term] = []
+    for md in multidegrees(sig, degree):
+        group: list[Term] = []
+        for tmpl in templates(sig, md):
+            reps, n_cand, n_zero = orbit_representatives(tmpl)
+            raw += raw_matching_count(tmpl)
+            cand += n_cand
+            zeros += n_zero
+            for diagram, _ in reps:
+                if not keep(diagram):
+                    continue
+                orbits += 1
+                if diagram.labels is None:
+                    group.append(Term(diagram))
+                    continue
+                shape = Term(diagram, None, _index_symmetry(diagram, oriented))
+                if sig.is_concrete:
+                    group.extend(_expand_family(shape))
+                else:
+                    group.append(shape)
+        expanded += len(group)
+        # Greedy rank: epsilon-free terms first, so they are preferred when both would do.
+        group.sort(key=lambda term: term.uses_epsilon)
+        if sig.is_concrete and group:
+            group = independent_terms(group)
+        terms.extend(group)
+    stats = BasisStats(raw, cand, orbits, zeros, expanded, len(terms), time.perf_counter() - start)
+    return Basis(sig, degree, tuple(terms), stats)
+
+
+def enumerate_basis(signature: Signature | str, degree: int | tuple[int, ...]) -> Basis:
+    """A basis of the equivariant polynomial maps of the signature, of total degree <= degree
+    (int) or of exactly one multidegree (tuple, one entry per input; a family counts all members).
+
+    With concrete family sizes the terms are linearly independent at d (decided exactly) and
+    their number is the dimension of the space. With a symbolic family size (a[n]:1) the result
+    lists shapes: one term per diagram with free index tuple J and its index symmetry, not pruned.
+    """
+    return _enumerate(Signature.parse(signature), degree, lambda diagram: True)
+
+
+def covariant_basis(signature: Signature | str, degree: int | tuple[int, ...]) -> Basis:
+    """Generators of the learned layer (MATH.md section 4): diagrams whose every connected
+    component touches an output leg; families stay shapes over J (never expanded or pruned)."""
+    sig = _symbolic(Signature.parse(signature))
+    return _enumerate(sig, degree, lambda diagram: Term(diagram).is_covariant)
+
+
+def invariant_features(signature: Signature | str, degree: int | tuple[int, ...]) -> Basis:
+    """Connected diagrams with no output leg (Gram entries, traces, v^T X w, ...), as shapes."""
+    sig = _symbolic(Signature.parse(signature))
+    scalar = Signature(sig.group, sig.inputs, type(sig.output)(0))
+
+    def connected(diagram: Diagram) -> bool:
+        return len(diagram.components()) == 1 and sum(diagram.template.multidegree) > 0
+
+    return _enumerate(scalar, degree, connected)
+
+
+def _symbolic(sig: Signature) -> Signature:
+    """Families as symbols, so generators stay shapes over J (their sizes matter only at run time)."""
+    from .signature import InputSpec
+
+    inputs = tuple(InputSpec(s.name, s.type, "n" if s.is_family else None) if s.is_family else s
+                   for s in sig.inputs)
+    return Signature(sig.group, inputs, sig.output)

@@ -1,0 +1,157 @@
+"""Orbit enumeration of diagrams for one template.
+
+Matchings are built leg by leg. Partners that a symmetry of the partial matching swaps are
+tried once: unmatched legs of one symmetric/antisymmetric vertex (or of epsilon), untouched
+copies of one input, untouched terminals of a symmetric output. This keeps the candidate count
+near the number of orbits instead of (m-1)!!; canonical keys then merge what is left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from itertools import product
+
+from .canonical import CanonicalForm, canonical_form, vertex_colour
+from .diagrams import Diagram, Template
+from .signature import Signature
+
+
+def multidegrees(signature: Signature, degree: int | tuple[int, ...]) -> list[tuple[int, ...]]:
+    """Every multidegree of total <= degree (int), or just the given one (tuple)."""
+    if isinstance(degree, tuple):
+        return [degree]
+    n = len(signature.inputs)
+    return [md for md in product(range(degree + 1), repeat=n) if sum(md) <= degree]
+
+
+def templates(signature: Signature, md: tuple[int, ...]) -> list[Template]:
+    """The templates of one multidegree: with and/or without epsilon, as the group and parity allow."""
+    g = signature.group
+    legs = signature.output.order + sum(a * s.type.order for a, s in zip(md, signature.inputs))
+    parity = (signature.output.pseudo + sum(a * s.type.pseudo for a, s in zip(md, signature.inputs))) % 2
+    options = []
+    if g.epsilon_always:
+        options = [False, True]
+    elif g.has_parity:
+        options = [bool(parity)]
+    else:
+        options = [False]
+    out = []
+    for eps in options:
+        if not eps and legs % 2 == 0:
+            out.append(Template(signature, md, False))
+        # epsilon legs must all meet other legs (epsilon against a symmetric form vanishes)
+        if eps and legs >= g.d and (legs - g.d) % 2 == 0:
+            out.append(Template(signature, md, True))
+    return out
+
+
+def raw_matchings(t: Template) -> Iterator[tuple[tuple[int, int], ...]]:
+    """Perfect matchings of the template's legs, pruned by the partial matching's obvious symmetries."""
+    n = t.nlegs
+    partner = [-1] * n
+    touched = [0] * len(t.vertices)
+    probe = Diagram(t, ())
+    colours = [vertex_colour(probe, vi) for vi in range(len(t.vertices))]
+    leg_vertex, leg_slot = t.leg_vertex, t.leg_slot
+    sym = [v.symmetry != "none" for v in t.vertices]
+
+    def next_leg() -> int:
+        first = -1
+        for leg in range(n):
+            if partner[leg] < 0:
+                vi = leg_vertex[leg]
+                if touched[vi]:
+                    return leg
+                if first < 0:
+                    first = leg
+        return first
+
+    def rec() -> Iterator[tuple[tuple[int, int], ...]]:
+        leg = next_leg()
+        if leg < 0:
+            yield tuple(sorted((u, v) for u, v in enumerate(partner) if u < v))
+            return
+        vl = leg_vertex[leg]
+        seen = set()
+        for q in range(n):
+            if q == leg or partner[q] >= 0:
+                continue
+            vq = leg_vertex[q]
+            if touched[vq] == 0 and vq != vl:
+                key = ("u", colours[vq], "*" if sym[vq] else leg_slot[q])
+            elif sym[vq]:
+                key = ("t", vq)
+            else:
+                key = ("l", q)
+            if key in seen:
+                continue
+            seen.add(key)
+            partner[leg], partner[q] = q, leg
+            touched[vl] += 1
+            touched[vq] += 1
+            yield from rec()
+            touched[vl] -= 1
+            touched[vq] -= 1
+            partner[leg] = partner[q] = -1
+
+    yield from rec()
+
+
+def family_labels(t: Template) -> tuple[int | None, ...]:
+    """Index variables 0, 1, ... for the copies of family inputs (None elsewhere)."""
+    labels, nxt = [], 0
+    for v in t.vertices:
+        if v.kind == "in" and t.signature.inputs[v.input].is_family:
+            labels.append(nxt)
+            nxt += 1
+        else:
+            labels.append(None)
+    return tuple(labels)
+
+
+def orbit_representatives(t: Template) -> tuple[list[tuple[Diagram, CanonicalForm]], int, int]:
+    """Distinct nonzero terms (shapes, for families) of a template, first representative per key.
+
+    Family copies are merged like copies of one input, but a family term is zero only if it
+    vanishes with every copy labelled by its own index variable (eps(a_i, a_j, .) is not zero).
+    Returns (terms, candidates generated, zero keys dropped).
+    """
+    oriented = t.signature.group.form_antisymmetric
+    labels = family_labels(t)
+    has_family = any(lab is not None for lab in labels)
+    found: dict[tuple, tuple[Diagram, CanonicalForm]] = {}
+    zeros: set[tuple] = set()
+    count = 0
+    for edges in raw_matchings(t):
+        count += 1
+        diagram = Diagram(t, edges)
+        cf = canonical_form(diagram, oriented)
+        if cf.key in found or cf.key in zeros:
+            continue
+        if has_family:
+            labelled = Diagram(t, edges, labels)
+            zero = canonical_form(labelled, oriented).zero
+            diagram = labelled
+        else:
+            zero = cf.zero
+        if zero:
+            zeros.add(cf.key)
+        else:
+            found[cf.key] = (diagram, cf)
+    return list(found.values()), count, len(zeros)
+
+
+def raw_matching_count(t: Template) -> int:
+    """(m-1)!! for m legs, where epsilon legs may not meet each other."""
+    m = t.nlegs
+    eps = t.signature.d if t.epsilon else 0
+    rest = m - eps
+    # choose partners of the epsilon legs among the others, then pair up the remainder
+    count = 1
+    for i in range(eps):
+        count *= rest - i
+    free = rest - eps
+    for k in range(free - 1, 0, -2):
+        count *= k
+    return count

@@ -1,0 +1,120 @@
+"""Keep a linearly independent subset of candidate terms at the concrete d (exact, mod p)."""
+
+from __future__ import annotations
+
+from itertools import permutations, product
+
+import numpy as np
+
+from .canonical import perm_sign
+from .evaluate import levi_civita
+from .rank import PRIME, contract_mod, independent_columns
+from .terms import Term
+
+
+def independence_is_automatic(terms: list[Term]) -> bool:
+    """Second fundamental theorem: without epsilon, distinct pairing orbits are independent
+    once d >= legs/2 (O, SO, O(s,t)) or d >= legs (Sp)."""
+    if not terms or any(t.uses_epsilon for t in terms):
+        return not terms
+    tmpl = terms[0].diagram.template
+    g = tmpl.signature.group
+    legs = tmpl.nlegs
+    return g.d >= legs if g.family == "Sp" else 2 * g.d >= legs
+
+
+def random_inputs_mod_p(signature, batch: int, rng: np.random.Generator) -> dict[int, np.ndarray]:
+    """Random residues per input (batch first, family axis next), with the declared symmetry."""
+    d = signature.d
+    out = {}
+    for i, spec in enumerate(signature.inputs):
+        n = spec.family if isinstance(spec.family, int) else None
+        shape = (batch,) + ((n,) if n else ()) + (d,) * spec.type.order
+        x = rng.integers(0, PRIME, size=shape, dtype=np.int64)
+        k = spec.type.order
+        if spec.type.symmetry != "none" and k > 1:
+            lead = len(shape) - k
+            acc = np.zeros_like(x)
+            for p in permutations(range(k)):
+                s = perm_sign(p) if spec.type.symmetry == "anti" else 1
+                acc = acc + s * np.transpose(x, tuple(range(lead)) + tuple(lead + q for q in p))
+            x = acc % PRIME
+        out[i] = x
+    return out
+
+
+def _term_values(term: Term, xs: dict, consts: dict, batch: int) -> np.ndarray:
+    spec = term.einsum
+    lhs, out = spec.subscripts.split("->")
+    subs = lhs.split(",") if lhs else []
+    b = "\u0b85"  # a batch letter no diagram uses
+    arrays, new_subs = [], []
+    for key, sub in zip(spec.keys, subs):
+        if key[0] == "in":
+            x = xs[key[1]]
+            label = None if term.diagram.labels is None else term.diagram.labels[key[2]]
+            if label is not None:
+                x = x[:, term.index_values[label]]
+            arrays.append(x)
+            new_subs.append(b + sub)
+        else:
+            arrays.append(consts[key[0]])
+            new_subs.append(sub)
+    d, k = term.signature.d, term.signature.output.order
+    if not any(key[0] == "in" for key in spec.keys):
+        arrays.append(np.ones(batch, dtype=np.int64))
+        new_subs.append(b)
+    y = contract_mod(",".join(new_subs) + "->" + b + out, arrays)
+    sym = term.signature.output.symmetry
+    if sym != "none" and k > 1:
+        acc = np.zeros_like(y)
+        for p in permutations(range(k)):
+            s = perm_sign(p) if sym == "anti" else 1
+            acc = acc + s * np.transpose(y, (0,) + tuple(1 + q for q in p))
+        y = acc % PRIME
+    return y.reshape(batch, d**k if k else 1)
+
+
+def independent_terms(terms: list[Term], seed: int = 0) -> list[Term]:
+    """Greedy maximal independent subset (earlier terms preferred), decided exactly mod p."""
+    if independence_is_automatic(terms):
+        return list(terms)
+    sig = terms[0].signature
+    g = sig.group
+    consts = {"form": g.form() % PRIME, "inv": g.inverse_form() % PRIME}
+    if any(t.uses_epsilon for t in terms):
+        consts["eps"] = levi_civita(sig.d) % PRIME
+    width = sig.d ** sig.output.order
+    rng = np.random.default_rng(seed)
+
+    def blocks():
+        # Enough points for full rank in the first pass; the rank step stops at the first chunk
+        # of rows that adds no rank, so more passes happen only if that was not enough.
+        batch = -(-len(terms) // width) + 2
+        while True:
+            xs = random_inputs_mod_p(sig, batch, rng)
+            yield np.stack([_term_values(t, xs, consts, batch) for t in terms], axis=2).reshape(-1, len(terms))
+            batch = max(2, -(-256 // width))
+
+    keep = independent_columns(blocks())
+    return [terms[i] for i in keep]
+
+
+def index_tuples(term: Term, sizes: dict[int, int]) -> list[tuple[int, ...]]:
+    """Canonical index tuples J of a shape (one per orbit of its index symmetry), zeros dropped.
+
+    `sizes` gives the family size for each index variable.
+    """
+    labels = sorted(sizes)
+    out = []
+    for values in product(*(range(sizes[lab]) for lab in labels)):
+        best, zero = values, False
+        for perm, sign in term.index_symmetry:
+            image = tuple(values[perm[i]] for i in range(len(values)))
+            if image == values and sign < 0:
+                zero = True
+                break
+            best = min(best, image)
+        if not zero and best == values:
+            out.append(values)
+    return out

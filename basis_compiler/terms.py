@@ -1,0 +1,165 @@
+"""A basis term: a diagram (plus index values for a concrete family member) with its views."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import networkx as nx
+import numpy as np
+
+from .diagrams import EPS, IN, OUT, Diagram
+from .evaluate import EinsumSpec, einsum_spec, reference_value
+
+INDEX_NAMES = "ijklmnopqrstuvwxyz"
+
+
+@dataclass(frozen=True)
+class Term:
+    """One equivariant polynomial term (for a symbolic family: a shape over index tuples J)."""
+
+    diagram: Diagram
+    """The contraction graph (family copies carry index variables as labels)."""
+    index_values: tuple[int, ...] | None = None
+    """Concrete family members per index variable, or None (no family, or a shape)."""
+    index_symmetry: tuple[tuple[tuple[int, ...], int], ...] = ()
+    """Shapes: (permutation of index variables, sign) pairs under which the term maps to sign * itself."""
+
+    @property
+    def signature(self):
+        """The signature this term belongs to."""
+        return self.diagram.template.signature
+
+    @property
+    def multidegree(self) -> tuple[int, ...]:
+        """Number of copies of each input (a family counts all its members)."""
+        return self.diagram.template.multidegree
+
+    @property
+    def uses_epsilon(self) -> bool:
+        """Whether the Levi-Civita symbol appears."""
+        return self.diagram.template.epsilon
+
+    @property
+    def is_shape(self) -> bool:
+        """A family term whose index tuple J is still free."""
+        return self.diagram.labels is not None and self.index_values is None
+
+    @cached_property
+    def einsum(self) -> EinsumSpec:
+        """Subscripts and operand names that compute the term (before output symmetrization)."""
+        return einsum_spec(self.diagram)
+
+    @property
+    def is_invariant(self) -> bool:
+        """True for a scalar term (no output legs)."""
+        return self.signature.output.order == 0
+
+    @property
+    def is_covariant(self) -> bool:
+        """Every connected component touches an output leg (the generators of Corollary 1)."""
+        t = self.diagram.template
+        return all(any(t.vertices[v].kind == OUT for v in comp) for comp in self.diagram.components())
+
+    def evaluate(self, inputs: dict) -> np.ndarray:
+        """Slow float64 reference value on concrete inputs (dict by input name, no batch axis)."""
+        labels = self.diagram.labels
+        values = None
+        if labels is not None:
+            if self.index_values is None:
+                raise ValueError("a shape needs index values: use term.with_indices((i, j, ...))")
+            values = dict(enumerate(self.index_values))
+        return reference_value(self.diagram, inputs, values)
+
+    def with_indices(self, index_values: tuple[int, ...]) -> "Term":
+        """The concrete term of a shape for one index tuple J."""
+        return Term(self.diagram, tuple(index_values), self.index_symmetry)
+
+    def _operand_name(self, key, name: str) -> str:
+        if key[0] != IN or self.diagram.labels is None:
+            return name
+        label = self.diagram.labels[key[2]]
+        if label is None:
+            return name
+        base = name.split("[")[0]
+        if self.index_values is not None:
+            return f"{base}[{self.index_values[label]}]"
+        return f"{base}[{INDEX_NAMES[label % len(INDEX_NAMES)]}]"
+
+    @cached_property
+    def operand_names(self) -> tuple[str, ...]:
+        """Operand names with family members resolved where index values are known."""
+        spec = self.einsum
+        return tuple(self._operand_name(k, n) for k, n in zip(spec.keys, spec.operands))
+
+    @cached_property
+    def latex(self) -> str:
+        """Index-notation LaTeX, e.g. X^{ab} X^{bc} with repeated indices summed."""
+        spec = self.einsum
+        lhs, out = spec.subscripts.split("->")
+        names = {"delta": r"\delta", "eta": r"\eta", "omega": r"\Omega", "inv_form": r"(\Omega^{-1})",
+                 "epsilon": r"\varepsilon"}
+        parts = []
+        for sub, name in zip(lhs.split(","), self.operand_names):
+            base = names.get(name, name)
+            if "[" in base:
+                base = base.replace("[", "_{").replace("]", "}")
+            parts.append(f"{base}^{{{sub}}}" if sub else base)
+        body = " ".join(parts) or "1"
+        sym = self.signature.output.symmetry
+        if sym != "none" and len(out) > 1:
+            body = (r"\mathrm{Sym}" if sym == "sym" else r"\mathrm{Alt}") + rf"\left[{body}\right]"
+        return body
+
+    def _repr_latex_(self) -> str:
+        return f"${self.latex}$"
+
+    def __repr__(self) -> str:
+        spec = self.einsum
+        return f"Term({spec.subscripts!r}, {list(self.operand_names)})"
+
+    @cached_property
+    def graph(self) -> nx.MultiGraph:
+        """The term as a networkx MultiGraph.
+
+        Nodes: ('in', name, copy) with kind='input', input, copy, order, index (index variable
+        name, member number or None); ('out', position) with kind='output'; ('eps',) with
+        kind='epsilon'. Edges: kind 'delta' / 'eta' / 'omega' (form between two tensor legs),
+        'inverse' (free pair of output legs: delta, eta or -Omega), 'identity' (tensor leg to
+        output leg); attribute 'legs' = ((node, slot), (node, slot)) in stored orientation,
+        tail -> head, which matters for Omega ('oriented' True).
+        """
+        d = self.diagram
+        t = d.template
+        sig = t.signature
+        g = nx.MultiGraph(signature=str(sig), multidegree=self.multidegree)
+
+        def node(vi: int):
+            v = t.vertices[vi]
+            if v.kind == OUT:
+                return ("out", v.input)
+            if v.kind == EPS:
+                return ("eps",)
+            return ("in", sig.inputs[v.input].name, v.copy)
+
+        for vi, v in enumerate(t.vertices):
+            if v.kind == OUT:
+                g.add_node(node(vi), kind="output", position=v.input)
+            elif v.kind == EPS:
+                g.add_node(node(vi), kind="epsilon", order=v.nlegs)
+            else:
+                label = None if d.labels is None else d.labels[vi]
+                index = None
+                if label is not None:
+                    index = self.index_values[label] if self.index_values is not None else INDEX_NAMES[label % 18]
+                g.add_node(node(vi), kind="input", input=sig.inputs[v.input].name, copy=v.copy,
+                           order=v.nlegs, index=index)
+        form = sig.group.form_name
+        for u, w in d.edges:
+            tu, tw = t.is_tensor_leg(u), t.is_tensor_leg(w)
+            kind = form if tu and tw else "inverse" if not (tu or tw) else "identity"
+            oriented = sig.group.form_antisymmetric and kind != "identity"
+            nu, nw = node(t.leg_vertex[u]), node(t.leg_vertex[w])
+            g.add_edge(nu, nw, kind=kind, oriented=oriented,
+                       legs=((nu, t.leg_slot[u]), (nw, t.leg_slot[w])))
+        return g

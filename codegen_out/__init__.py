@@ -1,0 +1,1 @@
+"""Generated PyTorch modules (written by `basis-compiler generate`; do not edit)."""
