@@ -9,6 +9,7 @@ import networkx as nx
 import numpy as np
 
 from .diagrams import EPS, IN, OUT, Diagram
+from .errors import DegreeError
 from .evaluate import EinsumSpec, einsum_spec, reference_value
 
 INDEX_NAMES = "ijklmnopqrstuvwxyz"
@@ -67,7 +68,7 @@ class Term:
         values = None
         if labels is not None:
             if self.index_values is None:
-                raise ValueError("a shape needs index values: use term.with_indices((i, j, ...))")
+                raise DegreeError("a shape over a family needs index values: use term.with_indices((0, 1)).evaluate(inputs)")
             values = dict(enumerate(self.index_values))
         return reference_value(self.diagram, inputs, values)
 

@@ -1,0 +1,1 @@
+"""Planted sparse vector recovery experiments: data generation and training."""
