@@ -21,6 +21,7 @@ demo: install
 	$(BIN)/basis-compiler demo
 
 test: install
+	$(BIN)/basis-compiler generate --check
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: install

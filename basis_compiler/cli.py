@@ -1,4 +1,4 @@
-"""Command line: `basis-compiler show | demo` (each subcommand's --help says more)."""
+"""Command line: `basis-compiler show | generate | demo` (each subcommand's --help says more)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from .basis import enumerate_basis
-from .errors import BasisCompilerError
+from .errors import BasisCompilerError, CodegenError
 
 DEFAULT_SIGNATURE = "O(5): a[n]:1 -> 2s"
 DEFAULT_DEGREE = 2
@@ -55,6 +55,31 @@ def _cmd_demo(args) -> int:
     return 0
 
 
+def _cmd_generate(args) -> int:
+    from .codegen import check, generate, read_manifest
+
+    if args.refresh:
+        for m in read_manifest()["modules"]:
+            degree = tuple(m["degree"]) if isinstance(m["degree"], list) else m["degree"]
+            print(f"wrote {generate(m['signature'], degree, m['kind'], m['name'])}")
+        return 0
+    if args.check:
+        stale = check()
+        for path in stale:
+            print(f"stale generated module: {path} (regenerate with the command in its header)", file=sys.stderr)
+        if not stale:
+            print("all generated modules in codegen_out/ are current")
+        return 1 if stale else 0
+    if not (args.signature and args.name):
+        raise CodegenError(
+            "generate needs SIGNATURE and --name, e.g. basis-compiler generate 'O(5): a[100]:1 -> 2s' "
+            "--degree 2 --kind covariant --name svh_covariant (or --check)"
+        )
+    path = generate(args.signature, args.degree, args.kind, args.name)
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="basis-compiler", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -62,6 +87,14 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("signature", help="e.g. 'O(3): v:1, X:2s -> 2s'")
     show.add_argument("--degree", type=_degree, default=2, help="total degree (3) or multidegree (1,2)")
     show.set_defaults(run=_cmd_show)
+    gen = sub.add_parser("generate", help="write a PyTorch module into codegen_out/, or --check them all")
+    gen.add_argument("signature", nargs="?", help="with concrete family sizes, e.g. 'O(5): a[100]:1 -> 2s'")
+    gen.add_argument("--degree", type=_degree, default=2, help="total degree (2) or multidegree (1,2)")
+    gen.add_argument("--kind", choices=("polynomial", "covariant", "invariants"), default="covariant")
+    gen.add_argument("--name", help="module name: codegen_out/NAME.py")
+    gen.add_argument("--check", action="store_true", help="regenerate every checked-in module and compare")
+    gen.add_argument("--refresh", action="store_true", help="regenerate every module listed in the manifest")
+    gen.set_defaults(run=_cmd_generate)
     demo = sub.add_parser("demo", help="the README's main job on a built-in default")
     demo.set_defaults(run=_cmd_demo)
     return parser

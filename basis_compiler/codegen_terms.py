@@ -1,0 +1,175 @@
+"""What a generated module computes: which terms, how many coefficients each, and whether a
+term's contraction still needs the output's symmetrization."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import opt_einsum as oe
+
+from .basis import covariant_basis, enumerate_basis, invariant_features
+from .errors import CodegenError
+from .evaluate import levi_civita, symmetrize_output
+from .pruning import index_tuples
+from .signature import Signature
+from .terms import Term
+
+KINDS = ("polynomial", "covariant", "invariants")
+
+
+@dataclass(frozen=True)
+class CompiledKind:
+    """The terms of one generated module and the layout of its coefficients or features."""
+
+    signature: Signature
+    """Signature with concrete family sizes."""
+    degree: int | tuple[int, ...]
+    """Requested degree."""
+    kind: str
+    """'polynomial', 'covariant' or 'invariants'."""
+    terms: tuple[Term, ...]
+    """Terms, or shapes over index tuples J for families."""
+    orbits: tuple[tuple[tuple[int, ...], ...], ...]
+    """Per term: its index tuples J (one per orbit, lexicographic); ((),) for a term without family."""
+
+    @property
+    def sizes(self) -> tuple[int, ...]:
+        """Number of coefficients (or features) per term."""
+        return tuple(len(o) for o in self.orbits)
+
+
+def compile_kind(signature: Signature | str, degree, kind: str) -> CompiledKind:
+    """Select the terms of a module kind; families need concrete sizes here."""
+    sig = Signature.parse(signature)
+    if kind not in KINDS:
+        raise CodegenError(f"unknown module kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+    if not sig.is_concrete:
+        raise CodegenError(f"generated modules need concrete family sizes: write e.g. a[100]:1, not {sig}")
+    if kind == "covariant":
+        basis = covariant_basis(sig, degree)
+    elif kind == "invariants":
+        basis = invariant_features(sig, degree)
+    elif any(s.is_family for s in sig.inputs):
+        # learned weights over every index tuple: the shapes, unexpanded (see README)
+        from .basis import _symbolic
+
+        basis = enumerate_basis(_symbolic(sig), degree)
+    else:
+        basis = enumerate_basis(sig, degree)
+    terms, orbits = [], []
+    for term in basis:
+        term = Term(_concrete(term.diagram, sig), None, term.index_symmetry)
+        if term.diagram.labels is None:
+            orbits.append(((),))
+        else:
+            sizes = {}
+            t = term.diagram.template
+            for vi, lab in enumerate(term.diagram.labels):
+                if lab is not None:
+                    sizes[lab] = sig.inputs[t.vertices[vi].input].family
+            js = tuple(index_tuples(term, sizes))
+            if not js:
+                continue
+            orbits.append(js)
+        terms.append(term)
+    if kind == "invariants":
+        sig_out = Signature(sig.group, sig.inputs, type(sig.output)(0))
+        sig = sig_out
+    return CompiledKind(sig, degree, kind, tuple(terms), tuple(orbits))
+
+
+def _concrete(diagram, sig: Signature):
+    """The same diagram on the concrete signature (the symbolic one was used to enumerate)."""
+    from .diagrams import Diagram, Template
+
+    t = diagram.template
+    out_sig = sig if t.signature.output == sig.output else Signature(sig.group, sig.inputs, t.signature.output)
+    return Diagram(Template(out_sig, t.multidegree, t.epsilon), diagram.edges, diagram.labels)
+
+
+def needs_symmetrization(term: Term, js: tuple, plan, rng: np.random.Generator) -> bool:
+    """Whether the planned contraction, with coefficients spread over each orbit, is not already
+    (anti)symmetric in the output: checked once, numerically, at generation time."""
+    sig = term.signature
+    out = sig.output
+    if out.order < 2 or out.symmetry == "none":
+        return False
+    y = _evaluate_plan(term, js, plan, rng)
+    target = symmetrize_output(y, out.symmetry, out.order, batch=y.ndim - out.order)
+    return not np.allclose(y, target, rtol=1e-9, atol=1e-9 * max(1.0, float(np.abs(y).max())))
+
+
+def _evaluate_plan(term: Term, js, plan, rng) -> np.ndarray:
+    """float64 value of a plan (transforms, coefficients spread over orbits, free pairs)."""
+    sig = term.signature
+    g = sig.group
+    d = sig.d
+    arrays, subs = [], []
+    inputs = {s.name: s for s in sig.inputs}
+    values = {}
+    for spec in sig.inputs:
+        shape = ((spec.family,) if spec.is_family else ()) + (d,) * spec.type.order
+        x = rng.normal(size=shape)
+        if spec.type.symmetry != "none":
+            x = symmetrize_output(x, spec.type.symmetry, spec.type.order, batch=x.ndim - spec.type.order)
+        values[spec.name] = x
+    for op in plan.operands:
+        kind = op.source[0]
+        if kind == "input":
+            x = values[op.source[1]]
+            if "c" in op.letters:
+                x = x[None]
+        elif kind == "eps":
+            x = levi_civita(d).astype(float)
+        else:
+            x = _spread(term, js, rng)
+            if "o" in op.letters:
+                x = x[None, None]
+        for form, axis in op.transforms:
+            if form == "eta":
+                shape = [1] * x.ndim
+                shape[axis] = -1
+                x = x * g.form().diagonal().reshape(shape)
+            else:
+                x = np.moveaxis(np.tensordot(g.form(), np.moveaxis(x, axis, 0), axes=(1, 0)), 0, axis)
+        arrays.append(x)
+        subs.append(op.letters)
+    out_letters = plan.output
+    y = oe.contract(",".join(subs) + "->" + out_letters, *arrays)
+    lead = out_letters[: len(out_letters) - len([c for c in out_letters if c in plan.out_letters])]
+    pair_subs, pair_arrays = [], []
+    for pu, pv, kind in plan.pairs:
+        pair_subs.append(plan.out_letters[pu] + plan.out_letters[pv])
+        pair_arrays.append({"delta": np.eye(d), "eta": g.form().astype(float), "inv_omega": g.inverse_form().astype(float)}[kind])
+    full = lead + plan.out_letters
+    return oe.contract(",".join([out_letters] + pair_subs) + "->" + full, y, *pair_arrays)
+
+
+def _spread(term: Term, js, rng) -> np.ndarray:
+    """A coefficient tensor over J: random orbit values c_O spread as c_O * sign / |O|."""
+    if js == ((),):
+        return np.array(rng.normal())
+    m = len(js[0])
+    sizes = {}
+    t = term.diagram.template
+    for vi, lab in enumerate(term.diagram.labels):
+        if lab is not None:
+            sizes[lab] = t.signature.inputs[t.vertices[vi].input].family
+    q = np.zeros(tuple(sizes[k] for k in sorted(sizes)))
+    for rep in js:
+        c = rng.normal()
+        images = {}
+        for perm, sign in term.index_symmetry:
+            image = tuple(rep[perm[i]] for i in range(m))
+            images.setdefault(image, sign)
+        for image, sign in images.items():
+            q[image] = c * sign / len(images)
+    return q
+
+
+def check_orbit_count(compiled: CompiledKind) -> None:
+    """Guard used by the emitter: the orbit listing must match the runtime scatter."""
+    for term, js in zip(compiled.terms, compiled.orbits):
+        if term.diagram.labels is not None and len(set(js)) != len(js):
+            raise CodegenError(f"duplicate index tuples for {term!r}")

@@ -1,0 +1,169 @@
+"""From a basis to a contraction program: letters, signed index swaps, coefficient tensors, and
+pairwise contraction orders planned by opt_einsum from shapes alone.
+
+Why one plan holds for every batch size: batch axes are Hadamard axes carried by every input
+(and by the coefficients of a covariant layer). Each pairwise step in a plan involves at least
+one batch-carrying operand (the only batch-free operands, weights or the epsilon buffer, never
+meet each other), so every step's cost is B times its cost at B = 1, and the cheapest order at
+one batch size is the cheapest at all of them.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import opt_einsum as oe
+
+from .diagrams import EPS, OUT
+from .errors import CodegenError
+from .terms import Term
+
+PLAN_BATCH = 64
+"""Batch size used for planning (any value gives the same plan, see the module docstring)."""
+EPSILON_BUFFER_MAX_D = 6
+"""Largest d for which a generated module stores the Levi-Civita tensor."""
+_LEG_LETTERS = "abdefghijklmnpqrstuvwxyzABCDEFGHIJKLMNOP"
+_FAMILY_LETTERS = "QRSTUVWXYZ"
+# 'c' and 'o' are the input and output channel axes of a polynomial layer
+
+
+@dataclass(frozen=True)
+class Operand:
+    """One tensor entering a term's contraction."""
+
+    source: tuple
+    """What it is: ('input', name), ('coeff', shape_index), ('eps',) or ('det', ...)."""
+    letters: str
+    """Index letters in axis order (batch and channel axes excluded)."""
+    transforms: tuple[tuple[str, int], ...] = ()
+    """Signed index swaps applied first: ('eta' | 'omega', negative axis counted from the end)."""
+    batch: bool = True
+    """Whether the operand carries the leading batch axes."""
+
+
+@dataclass(frozen=True)
+class TermPlan:
+    """One term (or shape over J) as a planned contraction."""
+
+    operands: tuple[Operand, ...]
+    """The tensors to contract."""
+    output: str
+    """Letters of the contraction's result (channel, family letters for invariants, output
+    positions not taken by a free pair)."""
+    out_letters: str
+    """Letters of all output positions, in position order."""
+    path: tuple[tuple[int, int], ...]
+    """Pairwise contraction order from opt_einsum (indices into the running operand list)."""
+    pairs: tuple[tuple[int, int, str], ...]
+    """Free output pairs (position, position, 'delta' | 'eta' | 'inv_omega') multiplied in at the end."""
+    symmetrize: bool
+    """Whether the result still needs the output's (anti)symmetrization."""
+    flops: int
+    """opt_einsum's FLOP count for this plan at PLAN_BATCH (the naive count is in naive_flops)."""
+    naive_flops: int
+    """FLOPs of a single einsum over all indices at once at PLAN_BATCH."""
+    sizes: dict = field(default_factory=dict, compare=False)
+    """Letter sizes used for planning."""
+
+
+def family_letters(term: Term) -> dict[int, str]:
+    """Letter for each index variable (family copy label), in label order."""
+    labels = sorted({lab for lab in (term.diagram.labels or ()) if lab is not None})
+    if len(labels) > len(_FAMILY_LETTERS):
+        raise CodegenError(f"at most {len(_FAMILY_LETTERS)} family copies per term in generated code")
+    return {lab: _FAMILY_LETTERS[k] for k, lab in enumerate(labels)}
+
+
+def plan_term(term: Term, kind: str, shape_index: int, channels: bool, symmetrize: bool) -> TermPlan:
+    """Letters, operands, and the contraction order of one term."""
+    t = term.diagram.template
+    sig = t.signature
+    form = sig.group.form_name
+    if t.nlegs > 2 * len(_LEG_LETTERS):
+        raise CodegenError(f"term {term!r} has too many indices for generated einsum code")
+    used = iter(_LEG_LETTERS)
+    out_letters = [next(used) for _ in range(sig.output.order)]
+    letter: dict[int, str] = {}
+    transforms: dict[int, list[tuple[str, int]]] = {}
+    pairs = []
+    for u, v in term.diagram.edges:
+        ku, kv = t.is_tensor_leg(u), t.is_tensor_leg(v)
+        if ku and kv:
+            letter[u] = letter[v] = next(used)
+            if form != "delta":
+                # the form B[u, v] acts on v's tensor: a sign vector (eta) or a signed swap (Omega)
+                vertex = t.vertices[t.leg_vertex[v]]
+                transforms.setdefault(t.leg_vertex[v], []).append((form, t.leg_slot[v] - vertex.nlegs))
+        elif not (ku or kv):
+            pu, pv = (t.vertices[t.leg_vertex[x]].input for x in (u, v))
+            pairs.append((pu, pv, {"delta": "delta", "eta": "eta", "omega": "inv_omega"}[form]))
+        else:
+            tensor_leg, out_leg = (u, v) if ku else (v, u)
+            letter[tensor_leg] = out_letters[t.vertices[t.leg_vertex[out_leg]].input]
+    fam = family_letters(term)
+    operands = []
+    for vi, vertex in enumerate(t.vertices):
+        if vertex.kind == OUT:
+            continue
+        legs = "".join(letter[leg] for leg in t.vertex_legs[vi])
+        trans = tuple(sorted(transforms.get(vi, [])))
+        if vertex.kind == EPS:
+            if sig.d > EPSILON_BUFFER_MAX_D:
+                raise CodegenError(
+                    f"term {term!r} contracts epsilon at d = {sig.d}; generated modules store epsilon "
+                    f"only up to d = {EPSILON_BUFFER_MAX_D}"
+                )
+            operands.append(Operand(("eps",), legs, trans, batch=False))
+            continue
+        label = None if term.diagram.labels is None else term.diagram.labels[vi]
+        prefix = fam[label] if label is not None else ""
+        operands.append(Operand(("input", sig.inputs[vertex.input].name), prefix + legs, trans))
+    j_letters = "".join(fam[lab] for lab in sorted(fam))
+    paired = {p for pu, pv, _ in pairs for p in (pu, pv)}
+    result_out = "".join(c for pos, c in enumerate(out_letters) if pos not in paired)
+    if kind == "invariants":
+        output = j_letters + result_out
+    else:
+        coeff_letters = ("oc" if channels else "") + j_letters
+        operands.append(Operand(("coeff", shape_index), coeff_letters, (), batch=(kind == "covariant")))
+        output = ("o" if channels else "") + result_out
+    if channels:
+        operands = [Operand(op.source, "c" + op.letters, op.transforms, op.batch) if op.source[0] == "input" else op
+                    for op in operands]
+    sizes = _sizes(sig, operands, fam, term)
+    path, flops, naive = _plan(operands, output, sizes)
+    return TermPlan(tuple(operands), output, "".join(out_letters), path, tuple(pairs), symmetrize, flops, naive,
+                    sizes)
+
+
+def _sizes(sig, operands, fam, term) -> dict[str, int]:
+    sizes = {c: sig.d for op in operands for c in op.letters}
+    t = term.diagram.template
+    for vi, lab in enumerate(term.diagram.labels or ()):
+        if lab is not None:
+            n = sig.inputs[t.vertices[vi].input].family
+            if not isinstance(n, int):
+                raise CodegenError(f"family {sig.inputs[t.vertices[vi].input].name} needs a concrete size, e.g. a[100]:1")
+            sizes[fam[lab]] = n
+    sizes.update({"o": 2, "c": 2})
+    return sizes
+
+
+_BATCH = "\u03b2"
+
+
+def _plan(operands, output: str, sizes: dict[str, int]):
+    """opt_einsum path from shapes only; the batch axis is one more letter of size PLAN_BATCH."""
+    subs = [(_BATCH if op.batch else "") + op.letters for op in operands]
+    out = _BATCH + output
+    if not any(op.batch for op in operands):
+        out = output
+    sizes = dict(sizes, **{_BATCH: PLAN_BATCH})
+    shapes = [tuple(sizes[c] for c in s) for s in subs]
+    if len(operands) == 1:
+        size = math.prod(shapes[0]) if shapes[0] else 1
+        return (), size, size
+    eq = ",".join(subs) + "->" + out
+    path, info = oe.contract_path(eq, *shapes, shapes=True, optimize="dp" if len(operands) <= 12 else "greedy")
+    return tuple(tuple(step) for step in path), int(info.opt_cost), int(info.naive_cost)
