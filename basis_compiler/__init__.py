@@ -5,6 +5,7 @@ from .basis import BasisStats as BasisStats
 from .basis import covariant_basis as covariant_basis
 from .basis import enumerate_basis as enumerate_basis
 from .basis import invariant_features as invariant_features
+from .codegen import compile_module as compile_module
 from .errors import BasisCompilerError as BasisCompilerError
 from .errors import DegreeError as DegreeError
 from .errors import SignatureError as SignatureError
@@ -21,6 +22,7 @@ __all__ = [
     "Signature",
     "SignatureError",
     "Term",
+    "compile_module",
     "covariant_basis",
     "enumerate_basis",
     "invariant_features",

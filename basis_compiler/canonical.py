@@ -88,14 +88,26 @@ def _component(diagram: Diagram, vertices: list[int], oriented: bool):
         classes.setdefault(colours[vi], []).append(vi)
     start_colour = min(classes, key=lambda c: (len(classes[c]), c))
 
+    def partner_key(leg: int) -> tuple:
+        other = partner[leg]
+        w = t.leg_vertex[other]
+        slot = t.leg_slot[other] if t.vertices[w].symmetry == "none" else -1
+        return (colours.get(w, ()), slot)
+
     def orders(vi: int, entry: int | None):
         legs = t.vertex_legs[vi]
         if t.vertices[vi].symmetry == "none" or len(legs) <= 1:
             return [legs]
-        if entry is None:
-            return list(permutations(legs))
         rest = [leg for leg in legs if leg != entry]
-        return [(entry, *p) for p in permutations(rest)]
+        # Interchangeable legs are ordered by what they meet (an invariant), so only legs that
+        # meet equal colours need to be tried in every order.
+        groups: dict[tuple, list[int]] = {}
+        for leg in rest:
+            groups.setdefault(partner_key(leg), []).append(leg)
+        result = [() if entry is None else (entry,)]
+        for key in sorted(groups):
+            result = [r + p for r in result for p in permutations(groups[key])]
+        return result
 
     best = None
     best_signs: set[int] = set()

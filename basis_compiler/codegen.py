@@ -62,24 +62,29 @@ def generate_source(signature: Signature | str, degree, kind: str, name: str) ->
     for i, (term, js) in enumerate(zip(compiled.terms, compiled.orbits)):
         offsets.append(total)
         total += len(js)
-    for i, (term, js) in enumerate(zip(compiled.terms, compiled.orbits)):
-        if term.diagram.labels is None:
-            continue
+    family_terms = [i for i, term in enumerate(compiled.terms) if term.diagram.labels is not None]
+    negative = any(sign < 0 for i in family_terms for _, sign in compiled.terms[i].index_symmetry)
+    if family_terms and kind != "invariants":
+        # coefficients are scaled once by 1/orbit size, then each Q is one index_select
+        init.append(f"scale = torch.ones({total + 1}, dtype=torch.float64)")
+        init.append(f"scale[{total}] = 0")
+    for i in family_terms:
+        term, js = compiled.terms[i], compiled.orbits[i]
         m, n = len(js[0]), plan_sizes_family(plans[i])
-        init.append(f"idx, w, count = _orbit_index({n}, {m}, {list(term.index_symmetry)})")
+        init.append(f"index, size, count = _orbit_index({n}, {m}, {list(term.index_symmetry)}, "
+                    f"{0 if kind == 'invariants' else offsets[i]}, {total})")
         init.append(f"if count != {len(js)}:")
         init.append(f"    raise RuntimeError('orbit count of term {i} differs from generation time: regenerate')")
         if kind == "invariants":
-            init.append("flat = idx.flatten()")
-            init.append("keep = flat >= 0")
-            init.append(f"pick = torch.full((count,), flat.numel()).scatter_reduce("
-                        "0, flat[keep], torch.arange(flat.numel())[keep], 'amin')")
+            init.append("keep = index < count")
+            init.append("pick = torch.full((count,), index.numel()).scatter_reduce("
+                        "0, index[keep], torch.arange(index.numel())[keep], 'amin')")
             init.append(f"self.register_buffer('pick{i}', pick, persistent=False)")
         else:
-            # zero index tuples read the zero slot appended after the last coefficient
-            init.append(f"self.register_buffer('idx{i}', torch.where(idx >= 0, idx + {offsets[i]}, {total}), "
-                        "persistent=False)")
-            init.append(f"self.register_buffer('w{i}', w, persistent=False)  # float64: cast per call")
+            init.append(f"scale[{offsets[i]}:{offsets[i] + len(js)}] = 1.0 / size.double()")
+            init.append(f"self.register_buffer('flat{i}', index, persistent=False)")
+    if family_terms and kind != "invariants":
+        init.append("self.register_buffer('scale', scale, persistent=False)  # float64: cast per call")
     if kind == "polynomial":
         init.append(f"self.weight = torch.nn.Parameter(torch.randn(out_channels or 1, in_channels or 1, {total}) "
                     f"/ {total} ** 0.5)")
@@ -99,6 +104,10 @@ def generate_source(signature: Signature | str, degree, kind: str, name: str) ->
         fwd.append("ext = torch.cat([coeffs, coeffs.new_zeros(coeffs.shape[:-1] + (1,))], -1)")
     if kind == "polynomial":
         fwd.append("ext = torch.cat([self.weight, self.weight.new_zeros(self.weight.shape[:-1] + (1,))], -1)")
+    if family_terms and kind != "invariants":
+        fwd.append("sext = ext * self.scale.to(ext.dtype)")
+        if negative:
+            fwd.append("sext = torch.cat([sext, -sext], -1)")
     outs = []
     out_sym = sig.output.symmetry
     lead_batch = "" if kind != "polynomial" else "o"
@@ -109,11 +118,15 @@ def generate_source(signature: Signature | str, degree, kind: str, name: str) ->
                 operand_vars.append((op.source[1], op.source))
             elif op.source[0] == "eps":
                 operand_vars.append(("self.eps.to(dtype)", ("eps",)))
+            elif op.source[0] == "det":
+                expr = _determinant_expr(op, sig)
+                operand_vars.append((prog.value(("det", op.source), expr), ("det", op.source)))
             else:
                 if term.diagram.labels is None:
                     expr = f"ext[..., {offsets[i]}]"
                 else:
-                    expr = f"ext[..., self.idx{i}] * self.w{i}.to(dtype)"
+                    m, n = len(js[0]), plan_sizes_family(plan)
+                    expr = f"sext.index_select(-1, self.flat{i}).view(*sext.shape[:-1], {', '.join([str(n)] * m)})"
                 var = prog.new("q")
                 prog.lines.append(f"{var} = {expr}")
                 operand_vars.append((var, ("coeff", i)))
@@ -195,6 +208,20 @@ def plan_sizes_family(plan: TermPlan) -> int:
     """The family size n of a shape's index letters."""
     fam = [c for op in plan.operands for c in op.letters if c in _FAMILY_LETTERS]
     return plan.sizes[fam[0]]
+
+
+def _determinant_expr(op, sig: Signature) -> str:
+    """Call of _eps_contract with each vector column broadcast over the term's family axes."""
+    _, columns, free = op.source
+    family = "".join(sorted(c for _, c, _ in columns if c))
+    cols = []
+    for name, letter, eta in columns:
+        x = f"_eta({name}, self.eta_sign.to(dtype), -1)" if eta else name
+        if family:
+            index = ", ".join(":" if c == letter else "None" for c in family)
+            x = f"{x}[..., {index}, :]"
+        cols.append(x)
+    return f"_eps_contract([{', '.join(cols)}], {free})"
 
 
 def _flatten_invariant(prog: _Program, term, js, var: str, i: int) -> str:

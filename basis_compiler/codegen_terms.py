@@ -122,6 +122,10 @@ def _evaluate_plan(term: Term, js, plan, rng) -> np.ndarray:
                 x = x[None]
         elif kind == "eps":
             x = levi_civita(d).astype(float)
+        elif kind == "det":
+            x = _determinant_numpy(op, values, g)
+            if "c" in op.letters:
+                x = x[None]
         else:
             x = _spread(term, js, rng)
             if "o" in op.letters:
@@ -173,3 +177,24 @@ def check_orbit_count(compiled: CompiledKind) -> None:
     for term, js in zip(compiled.terms, compiled.orbits):
         if term.diagram.labels is not None and len(set(js)) != len(js):
             raise CodegenError(f"duplicate index tuples for {term!r}")
+
+
+def _determinant_numpy(op, values: dict, group) -> np.ndarray:
+    """numpy twin of the generated _eps_contract: det of vector columns, or a cofactor vector."""
+    _, columns, free = op.source
+    family = "".join(sorted(c for _, c, _ in columns if c))
+    cols = []
+    for name, letter, eta in columns:
+        x = values[name] * (group.form().diagonal() if eta else 1)
+        shape = [x.shape[0] if c == letter else 1 for c in family] + [x.shape[-1]]
+        cols.append(x.reshape(shape))
+    m = np.stack(np.broadcast_arrays(*cols), axis=-1)
+    if free is None:
+        return np.linalg.det(m)
+    d = m.shape[-2]
+    out = []
+    for a in range(d):
+        unit = np.zeros(m.shape[:-1] + (1,))
+        unit[..., a, 0] = 1
+        out.append(np.linalg.det(np.concatenate([m[..., :free], unit, m[..., free:]], axis=-1)))
+    return np.stack(out, axis=-1)

@@ -32,32 +32,51 @@ def _omega(x, axis):
     return torch.cat((x.narrow(axis, h, h), -x.narrow(axis, 0, h)), dim=axis)
 
 
-def _orbit_index(n, m, symmetry):
-    """Gather index and weights that scatter orbit coefficients into a tensor over J in [n]^m.
+def _eps_contract(columns, free):
+    """Levi-Civita contracted with vectors: det of the columns, or (free = slot) the cofactor
+    vector c_a = det(columns with e_a inserted at that slot). No d**d tensor, so any d works."""
+    m = torch.stack(torch.broadcast_tensors(*columns), dim=-1)
+    if free is None:
+        return torch.linalg.det(m)
+    d = m.shape[-2]
+    spread = m.unsqueeze(-3).expand(*m.shape[:-2], d, d, d - 1)
+    unit = torch.eye(d, dtype=m.dtype, device=m.device).expand(*m.shape[:-2], d, d).unsqueeze(-1)
+    return torch.linalg.det(torch.cat([spread[..., :free], unit, spread[..., free:]], dim=-1))
+
+
+def _orbit_index(n, m, symmetry, offset, total):
+    """Where each J in [n]^m reads its coefficient, and the size of each orbit.
 
     symmetry lists (permutation, sign) with term_J = sign * term_(J o perm). Orbits are numbered
-    by their least J in lexicographic order; J fixed by a sign -1 relabelling is zero (index -1).
+    by their least J in lexicographic order, from `offset`; a J whose orbit maps it to minus its
+    representative reads the negated copy (index + total + 1); a J fixed by a sign -1 relabelling
+    is zero and reads slot `total`, which holds 0.
     """
-    if m == 0:
-        return torch.zeros((), dtype=torch.long), torch.ones((), dtype=torch.float64), 1
     grid = torch.cartesian_prod(*[torch.arange(n)] * m).reshape(-1, m) if m > 1 else torch.arange(n)[:, None]
-    powers = n ** torch.arange(m - 1, -1, -1)
-    code = (grid * powers).sum(1)
+    grid = grid.double()
+    powers = (n ** torch.arange(m - 1, -1, -1)).double()
+    code = grid @ powers
     best = code.clone()
     best_sign = torch.ones_like(code)
     zero = torch.zeros_like(code, dtype=torch.bool)
-    for perm, sign in symmetry:
-        image = (grid[:, list(perm)] * powers).sum(1)
-        zero |= (image == code) & (sign < 0)
-        better = image < best
-        best = torch.where(better, image, best)
-        best_sign = torch.where(better, torch.full_like(code, sign), best_sign)
+    for start in range(0, len(symmetry), 64):
+        chunk = symmetry[start:start + 64]
+        # the code of J o perm is linear in J: one matrix product for a chunk of permutations
+        weights = torch.zeros(m, len(chunk), dtype=torch.float64)
+        for k, (perm, _) in enumerate(chunk):
+            for i, j in enumerate(perm):
+                weights[j, k] += powers[i]
+        images = grid @ weights
+        signs = torch.tensor([float(sign) for _, sign in chunk], dtype=torch.float64)
+        zero |= ((images == code[:, None]) & (signs < 0)).any(1)
+        low, arg = images.min(1)
+        better = low < best
+        best = torch.where(better, low, best)
+        best_sign = torch.where(better, signs[arg], best_sign)
     reps, orbit, size = torch.unique(best[~zero], return_inverse=True, return_counts=True)
-    index = torch.full_like(code, -1)
-    index[~zero] = orbit
-    weight = torch.zeros(code.shape, dtype=torch.float64)
-    weight[~zero] = best_sign[~zero].double() / size[orbit].double()
-    return index.reshape((n,) * m), weight.reshape((n,) * m), len(reps)
+    index = torch.full(code.shape, total, dtype=torch.long)
+    index[~zero] = orbit + offset + torch.where(best_sign[~zero] < 0, total + 1, 0)
+    return index, size, len(reps)
 '''
 
 
@@ -127,6 +146,11 @@ def emit_term(prog: _Program, plan: TermPlan, operand_vars: list[tuple[str, tupl
             continue
         a, b = (ops[k] for k in step)
         batch = a[2] or b[2]
+        if n_step != len(plan.path) - 1:
+            # torch.einsum lays the result out in this order: keep the larger operand's axes
+            # first, in its own order, so the product needs no transposed copy
+            big, small = (a, b) if _numel(a, plan.sizes) >= _numel(b, plan.sizes) else (b, a)
+            res = "".join(dict.fromkeys(c for c in big[1] + small[1] if c in res))
         steps = [(_canonical_step([a[1], b[1]], res), a, b), (_canonical_step([b[1], a[1]], res), b, a)]
         text, x, y = min(steps, key=lambda s: (s[0], repr(s[1][3]), repr(s[2][3])))
         key = ("step", text, x[2], y[2], x[3], y[3])
@@ -134,6 +158,13 @@ def emit_term(prog: _Program, plan: TermPlan, operand_vars: list[tuple[str, tupl
         ops = rest + [[var, res, batch, key]]
     var, letters, batch, _ = ops[0]
     return var, letters, batch
+
+
+def _numel(op, sizes) -> int:
+    n = 1
+    for c in op[1]:
+        n *= sizes.get(c, 1)
+    return n * (64 if op[2] else 1)
 
 
 def symmetrization_terms(order: int, anti: bool) -> list[tuple[tuple[int, ...], int]]:
@@ -189,6 +220,8 @@ def constant_buffers(compiled: CompiledKind, plans: list[TermPlan]) -> list[str]
     g = compiled.signature.group
     lines = []
     used_transforms = {form for p in plans for op in p.operands for form, _ in op.transforms}
+    if any(op.source[0] == "det" and any(eta for _, _, eta in op.source[1]) for p in plans for op in p.operands):
+        used_transforms.add("eta")
     used_pairs = {kind for p in plans for _, _, kind in p.pairs}
     if "eta" in used_transforms:
         lines.append(f"self.register_buffer('eta_sign', torch.tensor({g.form().diagonal().tolist()}, "

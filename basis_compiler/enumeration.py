@@ -57,15 +57,19 @@ def raw_matchings(t: Template) -> Iterator[tuple[tuple[int, int], ...]]:
     sym = [v.symmetry != "none" for v in t.vertices]
 
     def next_leg() -> int:
-        first = -1
+        # Match legs of ordered (non-symmetric) vertices first, touched ones before untouched:
+        # a free leg of a symmetric vertex (epsilon, X:2s) then has interchangeable partners
+        # tried once, while starting from it would branch over every distinct partner.
+        best, best_rank = -1, 5
         for leg in range(n):
             if partner[leg] < 0:
                 vi = leg_vertex[leg]
-                if touched[vi]:
-                    return leg
-                if first < 0:
-                    first = leg
-        return first
+                rank = (0 if touched[vi] else 1) if not sym[vi] else (2 if touched[vi] else 3)
+                if rank < best_rank:
+                    best, best_rank = leg, rank
+                    if rank == 0:
+                        break
+        return best
 
     def rec() -> Iterator[tuple[tuple[int, int], ...]]:
         leg = next_leg()

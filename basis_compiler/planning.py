@@ -102,23 +102,21 @@ def plan_term(term: Term, kind: str, shape_index: int, channels: bool, symmetriz
             tensor_leg, out_leg = (u, v) if ku else (v, u)
             letter[tensor_leg] = out_letters[t.vertices[t.leg_vertex[out_leg]].input]
     fam = family_letters(term)
-    operands = []
+    by_vertex: dict[int, Operand] = {}
     for vi, vertex in enumerate(t.vertices):
         if vertex.kind == OUT:
             continue
         legs = "".join(letter[leg] for leg in t.vertex_legs[vi])
         trans = tuple(sorted(transforms.get(vi, [])))
         if vertex.kind == EPS:
-            if sig.d > EPSILON_BUFFER_MAX_D:
-                raise CodegenError(
-                    f"term {term!r} contracts epsilon at d = {sig.d}; generated modules store epsilon "
-                    f"only up to d = {EPSILON_BUFFER_MAX_D}"
-                )
-            operands.append(Operand(("eps",), legs, trans, batch=False))
+            by_vertex[vi] = Operand(("eps",), legs, trans, batch=False)
             continue
         label = None if term.diagram.labels is None else term.diagram.labels[vi]
         prefix = fam[label] if label is not None else ""
-        operands.append(Operand(("input", sig.inputs[vertex.input].name), prefix + legs, trans))
+        by_vertex[vi] = Operand(("input", sig.inputs[vertex.input].name), prefix + legs, trans)
+    if t.epsilon:
+        _epsilon_as_determinant(term, by_vertex, letter, fam)
+    operands = list(by_vertex.values())
     j_letters = "".join(fam[lab] for lab in sorted(fam))
     paired = {p for pu, pv, _ in pairs for p in (pu, pv)}
     result_out = "".join(c for pos, c in enumerate(out_letters) if pos not in paired)
@@ -129,8 +127,8 @@ def plan_term(term: Term, kind: str, shape_index: int, channels: bool, symmetriz
         operands.append(Operand(("coeff", shape_index), coeff_letters, (), batch=(kind == "covariant")))
         output = ("o" if channels else "") + result_out
     if channels:
-        operands = [Operand(op.source, "c" + op.letters, op.transforms, op.batch) if op.source[0] == "input" else op
-                    for op in operands]
+        operands = [Operand(op.source, "c" + op.letters, op.transforms, op.batch)
+                    if op.source[0] in ("input", "det") else op for op in operands]
     sizes = _sizes(sig, operands, fam, term)
     path, flops, naive = _plan(operands, output, sizes)
     return TermPlan(tuple(operands), output, "".join(out_letters), path, tuple(pairs), symmetrize, flops, naive,
@@ -167,3 +165,38 @@ def _plan(operands, output: str, sizes: dict[str, int]):
     eq = ",".join(subs) + "->" + out
     path, info = oe.contract_path(eq, *shapes, shapes=True, optimize="dp" if len(operands) <= 12 else "greedy")
     return tuple(tuple(step) for step in path), int(info.opt_cost), int(info.naive_cost)
+
+
+def _epsilon_as_determinant(term: Term, by_vertex: dict, letter: dict, fam: dict) -> None:
+    """Replace epsilon and the vectors on its legs by one determinant (or cofactor) operand.
+
+    Works at any d when at most one epsilon leg meets something other than an order-1 input;
+    otherwise epsilon is stored as a buffer, which generated modules allow up to d = 6.
+    """
+    t = term.diagram.template
+    sig = t.signature
+    (e,) = [vi for vi, v in enumerate(t.vertices) if v.kind == EPS]
+    columns, free, vectors = [], [], []
+    for slot, leg in enumerate(t.vertex_legs[e]):
+        w = t.leg_vertex[term.diagram.partner[leg]]
+        vertex = t.vertices[w]
+        if vertex.kind == "in" and vertex.nlegs == 1:
+            label = None if term.diagram.labels is None else term.diagram.labels[w]
+            columns.append((sig.inputs[vertex.input].name, fam[label] if label is not None else "",
+                            sig.group.form_name == "eta"))
+            vectors.append(w)
+        else:
+            free.append(slot)
+    if len(free) > 1:
+        if sig.d > EPSILON_BUFFER_MAX_D:
+            raise CodegenError(
+                f"term {term!r} contracts epsilon with {len(free)} legs that are not vectors at d = {sig.d}; "
+                f"generated modules store epsilon only up to d = {EPSILON_BUFFER_MAX_D}"
+            )
+        return
+    family = "".join(sorted(c for _, c, _ in columns if c))
+    free_letter = letter[t.vertex_legs[e][free[0]]] if free else ""
+    trans = (("eta", -1),) if free and ("eta", free[0] - sig.d) in by_vertex[e].transforms else ()
+    for w in vectors:
+        del by_vertex[w]
+    by_vertex[e] = Operand(("det", tuple(columns), free[0] if free else None), family + free_letter, trans)

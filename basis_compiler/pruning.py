@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from itertools import permutations, product
+from itertools import permutations
 
 import numpy as np
 
 from .canonical import perm_sign
 from .evaluate import levi_civita
+from .errors import UnsupportedError
 from .rank import PRIME, contract_mod, independent_columns
 from .terms import Term
 
@@ -100,21 +101,40 @@ def independent_terms(terms: list[Term], seed: int = 0) -> list[Term]:
     return [terms[i] for i in keep]
 
 
-def index_tuples(term: Term, sizes: dict[int, int]) -> list[tuple[int, ...]]:
-    """Canonical index tuples J of a shape (one per orbit of its index symmetry), zeros dropped.
+MAX_INDEX_GRID = 5_000_000
+"""Largest number of index tuples J (n**m) examined to list the orbits of a family term."""
 
-    `sizes` gives the family size for each index variable.
+
+def index_tuples(term: Term, sizes: dict[int, int]) -> list[tuple[int, ...]]:
+    """Canonical index tuples J of a shape (the least J of each orbit of its index symmetry, in
+    lexicographic order), dropping J that a sign -1 relabelling fixes (those terms vanish).
+
+    `sizes` gives the family size for each index variable. Vectorized over all n**m tuples.
     """
     labels = sorted(sizes)
-    out = []
-    for values in product(*(range(sizes[lab]) for lab in labels)):
-        best, zero = values, False
-        for perm, sign in term.index_symmetry:
-            image = tuple(values[perm[i]] for i in range(len(values)))
-            if image == values and sign < 0:
-                zero = True
-                break
-            best = min(best, image)
-        if not zero and best == values:
-            out.append(values)
-    return out
+    dims = [sizes[lab] for lab in labels]
+    total = int(np.prod(dims)) if dims else 1
+    if total > MAX_INDEX_GRID:
+        raise UnsupportedError(
+            f"{term!r} has {total} index tuples; lower the degree or the family size (limit {MAX_INDEX_GRID})"
+        )
+    grid = np.indices(dims).reshape(len(dims), -1).T if dims else np.zeros((1, 0), dtype=np.int64)
+    code = np.ravel_multi_index(grid.T, dims) if dims else np.zeros(1, dtype=np.int64)
+    best = code.copy()
+    zero = np.zeros(code.shape, dtype=bool)
+    strides = np.array([int(np.prod(dims[i + 1:])) for i in range(len(dims))], dtype=np.int64)
+    symmetry = [(perm, sign) for perm, sign in term.index_symmetry
+                if all(dims[p] == dims[i] for i, p in enumerate(perm))]
+    for start in range(0, len(symmetry), 64):
+        chunk = symmetry[start:start + 64]
+        # the code of J o perm is linear in J: one product for a chunk of permutations
+        weights = np.zeros((len(dims), len(chunk)), dtype=np.int64)
+        for k, (perm, _) in enumerate(chunk):
+            for i, j in enumerate(perm):
+                weights[j, k] += strides[i]
+        images = grid @ weights
+        signs = np.array([sign for _, sign in chunk])
+        zero |= ((images == code[:, None]) & (signs < 0)).any(1)
+        np.minimum(best, images.min(1), out=best)
+    keep = (best == code) & ~zero
+    return [tuple(int(v) for v in row) for row in grid[keep]]

@@ -32,6 +32,7 @@ CORPUS = [
     ("O(5): a[6]:1 -> 2s", 2, "invariants"),
     ("O(4): a[3]:1 -> 3s", 3, "covariant"),
     ("SO(3): a[3]:1 -> 1", 2, "covariant"),
+    ("O(1,3): u:1, v:1, w:1 -> 1p", 3, "polynomial"),
 ]
 
 
@@ -52,7 +53,7 @@ def _module(signature, degree, kind):
     return cls(), cls
 
 
-@pytest.mark.parametrize("signature, degree, kind", CORPUS)
+@pytest.mark.parametrize("signature, degree, kind", CORPUS + [("SO(7): a[6]:1 -> 1", 6, "covariant")])
 def test_matches_reference(signature, degree, kind, rng):
     module, cls = _module(signature, degree, kind)
     compiled = compile_kind(signature, degree, kind)
@@ -206,3 +207,17 @@ def test_check_names_a_stale_file(tmp_path):
     path.write_text(path.read_text().replace("n_terms = 3", "n_terms = 4"))
     assert check(tmp_path) == [str(path)]
     assert not list(tmp_path.glob(".*.tmp"))  # atomic writes leave no temporary files
+
+
+def test_epsilon_with_vectors_needs_no_levi_civita_tensor():
+    # determinants and cofactors: at d = 7 a generated module may not store epsilon
+    vectors = ", ".join(f"v{i}:1" for i in range(6))
+    src = generate_source(f"SO(7): {vectors} -> 1", (1,) * 6, "polynomial", "big")
+    assert "_eps_contract" in src and "register_buffer('eps'" not in src
+    src = generate_source("SO(3): A:2a, v:1 -> 2s", 2, "polynomial", "small")
+    assert "register_buffer('eps'" in src  # epsilon on a matrix's legs: a stored buffer at d = 3
+
+
+def test_epsilon_beyond_d6_on_non_vectors_is_a_clear_error():
+    with pytest.raises(BasisCompilerError, match="up to d = 6"):
+        generate_source("SO(7): A:2a, u:1, v:1, w:1, x:1, y:1 -> 0", (1, 1, 1, 1, 1, 1), "polynomial", "x")
