@@ -62,6 +62,18 @@ class Basis:
     def __getitem__(self, i):
         return self.terms[i]
 
+    def to_json(self, as_dict: bool = False):
+        """The basis as JSON text (schema in docs/inspect.md), or as a dict with as_dict=True."""
+        from .inspect_basis import to_json; return to_json(self, as_dict=as_dict)  # noqa: E702
+
+    def to_dot(self) -> str:
+        """Graphviz text of every term's diagram, one cluster per term."""
+        from .inspect_basis import to_dot; return to_dot(self)  # noqa: E702
+
+    def draw(self, path) -> None:
+        """Write the diagrams as a PNG, one panel per term (at most 120 terms)."""
+        from .inspect_basis import draw; return draw(self, path)  # noqa: E702
+
 
 def _check_degree(sig: Signature, degree) -> int | tuple[int, ...]:
     if isinstance(degree, bool) or not isinstance(degree, (int, tuple, list)):

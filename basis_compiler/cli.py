@@ -1,8 +1,9 @@
-"""Command line: `basis-compiler show | generate | demo` (each subcommand's --help says more)."""
+"""Command line: `basis-compiler show | generate | recover | demo` (each subcommand's --help says more)."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .basis import enumerate_basis
@@ -22,26 +23,36 @@ def _degree(text: str):
     return values[0] if len(values) == 1 and "," not in text else tuple(values)
 
 
-def print_table(basis, out=sys.stdout) -> None:
-    """Term number, multidegree, kind, einsum and operands, then a summary line."""
-    rows = [("#", "multideg", "kind", "einsum", "operands")]
-    for i, term in enumerate(basis):
-        kind = "invariant" if term.is_invariant else "covariant" if term.is_covariant else "mixed"
-        rows.append((str(i), str(term.multidegree), kind, term.einsum.subscripts, " ".join(term.operand_names)))
-    widths = [max(len(r[c]) for r in rows) for c in range(4)]
-    for r in rows:
-        print("  ".join(r[c].ljust(widths[c]) for c in range(4)) + "  " + r[4], file=out)
-    s = basis.stats
-    print(
-        f"{basis.signature}, degree {basis.degree}: raw matchings {s.raw_matchings}, candidates {s.candidates}, "
-        f"orbits {s.orbits}, zero dropped {s.zero_dropped}, independent at d={basis.signature.d}: "
-        f"{s.independent} ({s.seconds:.2f} s)",
-        file=out,
-    )
+def print_table(basis, out=None) -> None:
+    """Term number, multidegree, kind, readable formula, einsum and operands, then a summary line."""
+    from .inspect_basis import table
+
+    (out or sys.stdout).write(table(basis))
 
 
 def _cmd_show(args) -> int:
-    print_table(enumerate_basis(args.signature, args.degree))
+    from . import inspect_basis
+    from .errors import OutputError
+
+    if args.format not in inspect_basis.FORMATS:
+        raise OutputError(f"unknown format {args.format!r}; valid formats: {', '.join(inspect_basis.FORMATS)}")
+    # Check every destination before compiling or writing anything.
+    for path in (args.output, args.png):
+        if path is not None:
+            inspect_basis.check_writable(path)
+    basis = enumerate_basis(args.signature, args.degree)
+    if args.png is not None:
+        inspect_basis.check_drawable(basis)
+    text = inspect_basis.render(basis, args.format)
+    if args.png is not None:
+        inspect_basis.draw(basis, args.png)
+    if args.output is not None:
+        inspect_basis.write_text(args.output, text)
+    else:
+        sys.stdout.write(text)
+    for path, what in ((args.png, f"{len(basis)} diagrams"), (args.output, args.format)):
+        if path is not None:
+            print(f"basis-compiler: wrote {path} ({what})", file=sys.stderr)
     return 0
 
 
@@ -52,6 +63,79 @@ def _cmd_demo(args) -> int:
     concrete = "O(5): a[4]:1 -> 2s"
     print(f"The same with n = 4 concrete vectors ({concrete!r}), pruned exactly at d = 5:")
     print_table(enumerate_basis(concrete, DEFAULT_DEGREE))
+    print()
+    return _demo_recovery()
+
+
+def _demo_recovery() -> int:
+    """The quick recovery grid in a temporary folder (a fresh run every time), then its table."""
+    import tempfile
+
+    from .experiments.recovery import PRESETS, run_grid
+
+    config = PRESETS["quick"]
+    workers = _default_workers()
+    print(f"Planted sparse vector recovery, quick grid: SVH and SVH-Diag use the compiled layers of "
+          f"'O({config.d}): a[{config.n}]:1 -> 2s' ({workers} worker(s); progress on stderr)")
+    print(config.describe())
+    with tempfile.TemporaryDirectory(prefix="basis_compiler_demo_") as tmp:
+        run = run_grid(config, tmp, workers=workers, write_reports=False)
+    from .experiments.report import markdown_table
+
+    print()
+    print(f"Test accuracy mean <v0, v_hat>^2, best per row in bold ({run.seconds:.0f} s):")
+    print(markdown_table(config, run.records), end="")
+    print("\n`basis-compiler recover --quick` (or --paper) writes this table as Markdown, CSV and LaTeX, "
+          "with a figure, to benchmarks/results/.")
+    return 0
+
+
+def _default_workers() -> int:
+    return max(1, min(os.cpu_count() or 1, 8))
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """'AR,BG' -> ('AR', 'BG')."""
+    return tuple(p.strip() for p in text.split(",") if p.strip())
+
+
+def _max_epochs(text: str):
+    if text.strip().lower() in ("none", "inf"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"max epochs {text!r}: an int >= 1, or 'none' for early stopping only") from None
+
+
+_UNSET = object()
+_RECOVER_FIELDS = ("samplings", "covariances", "methods", "n", "d", "eps", "n_train", "n_val", "n_test",
+                   "trials", "max_epochs", "patience", "seed")
+
+
+def _cmd_recover(args) -> int:
+    from .experiments.recovery import run_grid, preset
+
+    mode = "paper" if args.paper else "quick"
+    overrides = {k: getattr(args, k) for k in _RECOVER_FIELDS if getattr(args, k) is not _UNSET}
+    config = preset(mode, **overrides)
+    config.validate()  # DataError before any work
+    out = args.out or f"benchmarks/results/recovery_{mode}"
+    workers = args.workers if args.workers is not None else _default_workers()
+    tasks = len(config.tasks())
+    print(f"recover --{mode}: {len(config.samplings)} samplings x {len(config.covariances)} covariances x "
+          f"{len(config.methods)} methods x {config.trials} trial(s) = {tasks} tasks; {config.describe()}; "
+          f"{workers} worker(s); results in {out}", flush=True)
+    run = run_grid(config, out, workers=workers, max_tasks=args.max_tasks, fresh=args.fresh,
+                   progress=not args.no_progress)
+    from .experiments.report import markdown_table
+
+    print(f"ran {run.ran} task(s) in {run.seconds:.1f} s, reused {run.reused} from {run.paths['results']}")
+    print(markdown_table(config, run.records), end="")
+    if run.remaining:
+        print(f"incomplete: {run.remaining} task(s) missing; rerun the same command to resume")
+    for kind, path in run.paths.items():
+        print(f"wrote {path}" if kind != "results" else f"results {path}")
     return 0
 
 
@@ -83,9 +167,19 @@ def _cmd_generate(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="basis-compiler", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    show = sub.add_parser("show", help="print the basis of a signature as a table")
+    show = sub.add_parser(
+        "show",
+        help="print the basis of a signature (table, json, dot, latex) and draw its diagrams",
+        description="Print the basis of a signature: one row per term with its readable formula, "
+        "einsum and kind, then the compilation statistics. --format json gives every term's graph "
+        "(schema in docs/inspect.md); --png draws the diagrams, one panel per term.",
+    )
     show.add_argument("signature", help="e.g. 'O(3): v:1, X:2s -> 2s'")
     show.add_argument("--degree", type=_degree, default=2, help="total degree (3) or multidegree (1,2)")
+    show.add_argument("--format", default="table", metavar="FORMAT",
+                      help="table (default), json, dot (Graphviz text) or latex (an itemize list)")
+    show.add_argument("-o", "--output", metavar="FILE", help="write the --format text to FILE instead of stdout")
+    show.add_argument("--png", metavar="FILE", help="also draw the diagrams to FILE (PNG, at most 120 terms)")
     show.set_defaults(run=_cmd_show)
     gen = sub.add_parser("generate", help="write a PyTorch module into codegen_out/, or --check them all")
     gen.add_argument("signature", nargs="?", help="with concrete family sizes, e.g. 'O(5): a[100]:1 -> 2s'")
@@ -95,6 +189,39 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--check", action="store_true", help="regenerate every checked-in module and compare")
     gen.add_argument("--refresh", action="store_true", help="regenerate every module listed in the manifest")
     gen.set_defaults(run=_cmd_generate)
+    rec = sub.add_parser(
+        "recover",
+        help="run the planted sparse vector recovery grid; write Markdown, CSV, LaTeX tables and a PNG",
+        description="Run samplings x covariances x methods x trials of planted sparse vector recovery "
+        "(SOS-I, SOS-II, MLP baseline, SVH-Diag, SVH) and write OUT/recovery.{md,csv,tex,png}, "
+        "recovery_trials.csv and results.jsonl. Each finished task is saved at once: rerunning the "
+        "same command resumes. --quick (default) is a reduced grid of a few minutes; --paper is the "
+        "paper's setting (n=100, d=5, eps=0.25, 5000/500/500, samplings AR BG CBG BR with BR's sign "
+        "independent, covariances random diagonal identity). Options override the preset.",
+    )
+    mode = rec.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="the reduced grid (default)")
+    mode.add_argument("--paper", action="store_true", help="the paper's full grid")
+    rec.add_argument("--out", help="output folder (default benchmarks/results/recovery_quick or recovery_paper)")
+    rec.add_argument("--samplings", type=_names, default=_UNSET, help="comma list of AR, BG, CBG, BR, BR_paper, KS")
+    rec.add_argument("--covariances", type=_names, default=_UNSET, help="comma list of random, diagonal, identity")
+    rec.add_argument("--methods", type=_names, default=_UNSET, help="comma list of sos1, sos2, baseline, svh_diag, svh")
+    rec.add_argument("--n", type=int, default=_UNSET, help="ambient dimension")
+    rec.add_argument("--d", type=int, default=_UNSET, help="subspace dimension")
+    rec.add_argument("--eps", type=float, default=_UNSET, help="sparsity in (0, 1)")
+    rec.add_argument("--n-train", dest="n_train", type=int, default=_UNSET, help="training samples per setting")
+    rec.add_argument("--n-val", dest="n_val", type=int, default=_UNSET, help="validation samples")
+    rec.add_argument("--n-test", dest="n_test", type=int, default=_UNSET, help="test samples")
+    rec.add_argument("--trials", type=int, default=_UNSET, help="independent trials (default 1)")
+    rec.add_argument("--max-epochs", dest="max_epochs", type=_max_epochs, default=_UNSET,
+                     help="epoch cap, or 'none' to train until early stopping")
+    rec.add_argument("--patience", type=int, default=_UNSET, help="early stopping patience in epochs")
+    rec.add_argument("--seed", type=int, default=_UNSET, help="base seed (default 0)")
+    rec.add_argument("--workers", type=int, help="parallel processes (default: CPU count); results equal a serial run")
+    rec.add_argument("--max-tasks", dest="max_tasks", type=int, help="stop after this many new tasks (resume later)")
+    rec.add_argument("--fresh", action="store_true", help="discard results saved in OUT instead of resuming")
+    rec.add_argument("--no-progress", dest="no_progress", action="store_true", help="no progress bar")
+    rec.set_defaults(run=_cmd_recover)
     demo = sub.add_parser("demo", help="the README's main job on a built-in default")
     demo.set_defaults(run=_cmd_demo)
     return parser

@@ -106,7 +106,6 @@ def _evaluate_plan(term: Term, js, plan, rng) -> np.ndarray:
     g = sig.group
     d = sig.d
     arrays, subs = [], []
-    inputs = {s.name: s for s in sig.inputs}
     values = {}
     for spec in sig.inputs:
         shape = ((spec.family,) if spec.is_family else ()) + (d,) * spec.type.order
@@ -171,12 +170,6 @@ def _spread(term: Term, js, rng) -> np.ndarray:
             q[image] = c * sign / len(images)
     return q
 
-
-def check_orbit_count(compiled: CompiledKind) -> None:
-    """Guard used by the emitter: the orbit listing must match the runtime scatter."""
-    for term, js in zip(compiled.terms, compiled.orbits):
-        if term.diagram.labels is not None and len(set(js)) != len(js):
-            raise CodegenError(f"duplicate index tuples for {term!r}")
 
 
 def _determinant_numpy(op, values: dict, group) -> np.ndarray:

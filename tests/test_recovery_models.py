@@ -221,3 +221,72 @@ def test_methods_table_and_bad_arguments():
         build_model("mlp", 10, 3)
     with pytest.raises(DataError, match="lr"):
         train(SVHDiag(16, 3), make_datasets(_TINY), lr=-1.0)
+
+
+def _reference_twin(model, reference_cls, features, covariant):
+    """The reference-layer model with the same MLP; the last layer's rows rotated, since the
+    generated CovariantLayer takes the identity coefficient first and the reference layers last."""
+    twin = reference_cls(model.n, model.d, features=features, covariant=covariant).double()
+    state = {k: v.clone() for k, v in model.state_dict().items()}
+    for name in ("mlp.6.weight", "mlp.6.bias"):
+        state[name] = torch.roll(state[name], -1, 0)
+    twin.load_state_dict(state)
+    return twin
+
+
+@pytest.mark.parametrize(
+    "cls, features, covariant",
+    [(SVH, rl.gram_features, rl.gram_covariant), (SVHDiag, rl.diag_features, rl.diag_covariant)],
+)
+@pytest.mark.parametrize("n, d", [(9, 3), (100, 5)])
+def test_generated_layer_models_equal_reference_layer_models(cls, features, covariant, n, d):
+    from basis_compiler.codegen import compile_module
+    from basis_compiler.models.baselines import svh_signature
+
+    torch.manual_seed(1)
+    model = cls(n, d).double()
+    # The default layers are the compiler's generated modules, not hand-written einsums.
+    layer = model.covariant.layer
+    assert type(layer) is compile_module(svh_signature(n, d), 2, "covariant")
+    assert type(model.features.layer) is compile_module(svh_signature(n, d), 2, "invariants")
+    twin = _reference_twin(model, cls, features, covariant)
+    S = _orthonormal(6, n, d, 10)
+    v0 = S[:, :, 0]
+    A, A_ref = model.matrix(S), twin.matrix(S)
+    # Random initial MLPs give O(0.1) entries; compare to float64 precision.
+    torch.testing.assert_close(A, A_ref, rtol=1e-12, atol=1e-12)
+    recovery_loss(model(S), v0).backward()
+    recovery_loss(twin(S), v0).backward()
+    for (name, p), (_, q) in zip(model.named_parameters(), twin.named_parameters()):
+        g_ref = torch.roll(q.grad, 1, 0) if name.startswith("mlp.6") else q.grad
+        torch.testing.assert_close(p.grad, g_ref, rtol=1e-9, atol=1e-12)
+
+
+def test_svh_diag_uses_only_the_identity_and_diagonal_slots():
+    model = SVHDiag(6, 3).double()
+    coeffs = torch.randn(2, 7, dtype=F64)
+    seen = {}
+    layer = model.covariant.layer
+    handle = layer.register_forward_pre_hook(lambda mod, args, kwargs: seen.update(full=args[0]), with_kwargs=True)
+    model.covariant(coeffs, _orthonormal(2, 6, 3, 11))
+    handle.remove()
+    full = seen["full"]
+    pairs = [(i, j) for i in range(6) for j in range(i, 6)]
+    diag_slots = [0] + [1 + pairs.index((i, i)) for i in range(6)]
+    torch.testing.assert_close(full[:, diag_slots], coeffs)
+    off = [k for k in range(full.shape[1]) if k not in diag_slots]
+    assert torch.equal(full[:, off], torch.zeros(2, len(off), dtype=F64))
+
+
+@pytest.mark.parametrize("cls", [SVHDiag, SVH])
+def test_identity_coefficient_cannot_change_the_output(cls):
+    model = cls(10, 3).double()
+    S = _orthonormal(8, 10, 3, 12)
+    with torch.no_grad():
+        before = model(S)
+        model.mlp[-1].bias[0] += 5.0  # output 0 is the identity coefficient
+        after = model(S)
+        model.mlp[-1].bias[1] += 5.0  # a real basis element does change v̂
+        changed = model(S)
+    torch.testing.assert_close((before * after).sum(-1).abs(), torch.ones(8, dtype=F64))
+    assert ((before * changed).sum(-1).abs() < 0.999).any()

@@ -103,6 +103,16 @@ def evaluate(model: nn.Module, split: Split, batch: int = 500) -> tuple[float, f
     return 1.0 - acc, acc
 
 
+def make_adam(params: list[torch.Tensor], lr: float) -> torch.optim.Adam:
+    """Adam with the fused kernel where it applies (CPU/CUDA floating point parameters).
+
+    The fused kernel does the same update in one pass: about 4x faster than the default foreach
+    kernel on one CPU thread for SVH's 1.3M parameters (benchmarks/recovery_speed.py).
+    """
+    fused = all(p.device.type in ("cpu", "cuda") and p.dtype.is_floating_point for p in params)
+    return torch.optim.Adam(params, lr=lr, fused=fused)
+
+
 def _grads_finite(params: list[torch.Tensor]) -> bool:
     return all(p.grad is None or bool(torch.isfinite(p.grad).all()) for p in params)
 
@@ -133,7 +143,7 @@ def train(
     train_split, val_split = datasets.train, datasets.val
 
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(params, lr=lr)
+    optimizer = make_adam(params, lr)
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=decay)
     shuffle = torch.Generator().manual_seed(seed)
 

@@ -1,9 +1,11 @@
 """Hand-written invariant features and O(d)-equivariant matrix layers for SVH and SVH-Diag.
 
-Calling conventions (compiler-generated layers must match them):
-  features(S) -> (batch, n_features), invariant under S ↦ S·O;
-  covariant(coeffs, S) -> (batch, d, d) symmetric, A(S·O) = Oᵀ A(S) O.
-Coefficient order: upper triangle row-major (i <= j), then the identity coefficient LAST.
+The models use the compiler's generated layers (baselines.compiled_svh_layers); these
+einsum-free formulas are kept only as an independent cross-check (tests compare the two).
+Calling conventions: features(S) -> (batch, n_features), invariant under S ↦ S·O;
+covariant(coeffs, S) -> (batch, d, d) symmetric, A(S·O) = Oᵀ A(S) O.
+Coefficient order here: upper triangle row-major (i <= j), then the identity coefficient LAST
+(the generated CovariantLayer puts the identity FIRST; a test permutes the MLP's last layer).
 """
 
 from __future__ import annotations
