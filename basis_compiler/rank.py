@@ -73,7 +73,7 @@ def _reduce(x: np.ndarray, p: int) -> np.ndarray:
     return r
 
 
-def independent_columns(blocks: Iterable[np.ndarray], p: int = PRIME, block: int = 256) -> list[int]:
+def independent_columns(blocks: Iterable[np.ndarray], p: int = PRIME, block: int = 1024) -> list[int]:
     """Greedy maximal independent set of columns mod p (earlier columns preferred).
 
     `blocks` yields row blocks (evaluations at fresh random points, one column per term). The

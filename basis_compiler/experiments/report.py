@@ -213,7 +213,7 @@ def plot(config: GridConfig, records: list[dict], path: Path) -> None:
     settings = [(s, c) for s in config.samplings for c in config.covariances]
     k = len(config.methods)
     width = 0.8 / k
-    fig, ax = plt.subplots(figsize=(max(6.0, 1.1 * len(settings) * (k + 1) / 3), 4.0))
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.2 * len(settings) * (k + 1)), 4.0))
     for j, m in enumerate(config.methods):
         xs, ys, errs = [], [], []
         for i, (s, c) in enumerate(settings):
