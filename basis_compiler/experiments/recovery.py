@@ -289,6 +289,7 @@ def load_results(path: Path, fingerprint: dict) -> dict[tuple, dict]:
 def _atomic_write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # the folder may have been removed during a long run
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, path)
     except OSError as exc:
@@ -299,6 +300,7 @@ def _append(path: Path, record: dict) -> None:
     """One JSON line, flushed and fsynced: a crash loses at most the line being written."""
     line = json.dumps(record, sort_keys=True) + "\n"
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # the folder may have been removed during a long run
         with open(path, "a", encoding="utf-8") as fh:
             fh.write(line)
             fh.flush()
