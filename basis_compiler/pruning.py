@@ -5,6 +5,7 @@ from __future__ import annotations
 from itertools import permutations
 
 import numpy as np
+from tqdm import tqdm
 
 from .canonical import perm_sign
 from .evaluate import levi_civita
@@ -94,7 +95,10 @@ def independent_terms(terms: list[Term], seed: int = 0) -> list[Term]:
         batch = -(-len(terms) // width) + 2
         while True:
             xs = random_inputs_mod_p(sig, batch, rng)
-            yield np.stack([_term_values(t, xs, consts, batch) for t in terms], axis=2).reshape(-1, len(terms))
+            # a progress bar for long rank steps (tqdm hides it when stderr is not a terminal)
+            bar = tqdm(terms, desc=f"exact rank: {len(terms)} terms at {batch} points mod p", leave=False,
+                       disable=None if len(terms) >= 1000 else True)
+            yield np.stack([_term_values(t, xs, consts, batch) for t in bar], axis=2).reshape(-1, len(terms))
             batch = max(2, -(-256 // width))
 
     keep = independent_columns(blocks())
