@@ -117,20 +117,15 @@ def _index_symmetry(diagram: Diagram, oriented: bool) -> tuple[tuple[tuple[int, 
 
 def _expand_family(term: Term) -> list[Term]:
     """Concrete family members: one term per orbit of index tuples."""
-    t = term.diagram.template
-    sizes = {}
-    for vi, lab in enumerate(term.diagram.labels):
-        if lab is not None:
-            sizes[lab] = t.signature.inputs[t.vertices[vi].input].family
     total = 1
-    for n in sizes.values():
+    for n in term.index_sizes.values():
         total *= n
     if total > MAX_CONCRETE_TERMS:
         raise UnsupportedError(
             f"expanding {term!r} over concrete family members gives ~{total} index tuples; "
             "use covariant_basis / invariant_features (shapes over J) or a symbolic family size like a[n]:1"
         )
-    return [term.with_indices(J) for J in index_tuples(term, sizes)]
+    return [term.with_indices(J) for J in index_tuples(term)]
 
 
 def _enumerate(sig: Signature, degree, keep) -> Basis:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import re
@@ -32,7 +33,7 @@ def plan_module(compiled: CompiledKind) -> list[TermPlan]:
     for i, (term, js) in enumerate(zip(compiled.terms, compiled.orbits)):
         plan = plan_term(term, compiled.kind, i, channels, symmetrize=False)
         if compiled.kind != "invariants" and needs_symmetrization(term, js, plan, rng):
-            plan = plan_term(term, compiled.kind, i, channels, symmetrize=True)
+            plan = dataclasses.replace(plan, symmetrize=True)
         plans.append(plan)
     return plans
 
@@ -51,7 +52,7 @@ def generate_source(signature: Signature | str, degree, kind: str, name: str) ->
     sig = compiled.signature
     cls = _CLASS[kind]
     prog = _Program()
-    inputs = [s for s in sig.inputs]
+    inputs = list(sig.inputs)
     names = [s.name for s in inputs]
     # __init__: buffers and parameters
     init = ["super().__init__()"]
@@ -64,10 +65,14 @@ def generate_source(signature: Signature | str, degree, kind: str, name: str) ->
         total += len(js)
     family_terms = [i for i, term in enumerate(compiled.terms) if term.diagram.labels is not None]
     negative = any(sign < 0 for i in family_terms for _, sign in compiled.terms[i].index_symmetry)
+    # Only a sign -1 relabelling can make an index tuple J vanish; then J reads an appended zero
+    # slot (and negated copies), otherwise the coefficients are used as they come.
+    zero_slot = negative and kind != "invariants"
     if family_terms and kind != "invariants":
         # coefficients are scaled once by 1/orbit size, then each Q is one index_select
-        init.append(f"scale = torch.ones({total + 1}, dtype=torch.float64)")
-        init.append(f"scale[{total}] = 0")
+        init.append(f"scale = torch.ones({total + zero_slot}, dtype=torch.float64)")
+        if zero_slot:
+            init.append(f"scale[{total}] = 0")
     for i in family_terms:
         term, js = compiled.terms[i], compiled.orbits[i]
         m, n = len(js[0]), plan_sizes_family(plans[i])
@@ -98,15 +103,16 @@ def generate_source(signature: Signature | str, degree, kind: str, name: str) ->
         if kind == "polynomial":
             fwd.append("if self.in_channels is None:")
             fwd.append(f"    {s.name} = {s.name}.unsqueeze({s.name}.dim() - {len(trailing)})")
+    source = {"covariant": "coeffs", "polynomial": "self.weight"}.get(kind)
     if kind == "covariant":
         fwd.append(f"if coeffs.shape[-1] != {total}:")
         fwd.append(f"    raise ValueError(f'coeffs must have {total} entries in its last axis, got {{tuple(coeffs.shape)}}')")
-        fwd.append("ext = torch.cat([coeffs, coeffs.new_zeros(coeffs.shape[:-1] + (1,))], -1)")
-    if kind == "polynomial":
-        fwd.append("ext = torch.cat([self.weight, self.weight.new_zeros(self.weight.shape[:-1] + (1,))], -1)")
+    if source:
+        fwd.append(f"ext = torch.cat([{source}, {source}.new_zeros({source}.shape[:-1] + (1,))], -1)"
+                   if zero_slot else f"ext = {source}")
     if family_terms and kind != "invariants":
         fwd.append("sext = ext * self.scale.to(ext.dtype)")
-        if negative:
+        if zero_slot:
             fwd.append("sext = torch.cat([sext, -sext], -1)")
     outs = []
     out_sym = sig.output.symmetry

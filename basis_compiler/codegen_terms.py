@@ -63,19 +63,13 @@ def compile_kind(signature: Signature | str, degree, kind: str) -> CompiledKind:
         if term.diagram.labels is None:
             orbits.append(((),))
         else:
-            sizes = {}
-            t = term.diagram.template
-            for vi, lab in enumerate(term.diagram.labels):
-                if lab is not None:
-                    sizes[lab] = sig.inputs[t.vertices[vi].input].family
-            js = tuple(index_tuples(term, sizes))
+            js = tuple(index_tuples(term))
             if not js:
                 continue
             orbits.append(js)
         terms.append(term)
     if kind == "invariants":
-        sig_out = Signature(sig.group, sig.inputs, type(sig.output)(0))
-        sig = sig_out
+        sig = Signature(sig.group, sig.inputs, type(sig.output)(0))
     return CompiledKind(sig, degree, kind, tuple(terms), tuple(orbits))
 
 
@@ -154,11 +148,7 @@ def _spread(term: Term, js, rng) -> np.ndarray:
     if js == ((),):
         return np.array(rng.normal())
     m = len(js[0])
-    sizes = {}
-    t = term.diagram.template
-    for vi, lab in enumerate(term.diagram.labels):
-        if lab is not None:
-            sizes[lab] = t.signature.inputs[t.vertices[vi].input].family
+    sizes = term.index_sizes
     q = np.zeros(tuple(sizes[k] for k in sorted(sizes)))
     for rep in js:
         c = rng.normal()

@@ -13,7 +13,7 @@ from itertools import permutations
 from .canonical import perm_sign
 from .codegen_terms import CompiledKind
 from .evaluate import levi_civita
-from .planning import TermPlan
+from .planning import PLAN_BATCH, TermPlan
 
 GENERATOR_VERSION = "1"
 
@@ -164,7 +164,7 @@ def _numel(op, sizes) -> int:
     n = 1
     for c in op[1]:
         n *= sizes.get(c, 1)
-    return n * (64 if op[2] else 1)
+    return n * (PLAN_BATCH if op[2] else 1)
 
 
 def symmetrization_terms(order: int, anti: bool) -> list[tuple[tuple[int, ...], int]]:

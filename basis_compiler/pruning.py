@@ -109,12 +109,13 @@ MAX_INDEX_GRID = 5_000_000
 """Largest number of index tuples J (n**m) examined to list the orbits of a family term."""
 
 
-def index_tuples(term: Term, sizes: dict[int, int]) -> list[tuple[int, ...]]:
+def index_tuples(term: Term) -> list[tuple[int, ...]]:
     """Canonical index tuples J of a shape (the least J of each orbit of its index symmetry, in
     lexicographic order), dropping J that a sign -1 relabelling fixes (those terms vanish).
 
-    `sizes` gives the family size for each index variable. Vectorized over all n**m tuples.
+    The family sizes must be concrete. Vectorized over all n**m tuples.
     """
+    sizes = term.index_sizes
     labels = sorted(sizes)
     dims = [sizes[lab] for lab in labels]
     total = int(np.prod(dims)) if dims else 1

@@ -72,6 +72,13 @@ class Term:
             values = dict(enumerate(self.index_values))
         return reference_value(self.diagram, inputs, values)
 
+    @property
+    def index_sizes(self) -> dict[int, int | str]:
+        """Family size for each index variable (label) of the term; empty without families."""
+        t = self.diagram.template
+        return {lab: t.signature.inputs[t.vertices[vi].input].family
+                for vi, lab in enumerate(self.diagram.labels or ()) if lab is not None}
+
     def with_indices(self, index_values: tuple[int, ...]) -> "Term":
         """The concrete term of a shape for one index tuple J."""
         return Term(self.diagram, tuple(index_values), self.index_symmetry)
