@@ -6,13 +6,13 @@ import time
 from dataclasses import dataclass, field
 from itertools import permutations, product
 
-from .canonical import canonical_form
-from .diagrams import Diagram
-from .enumeration import multidegrees, orbit_representatives, raw_matching_count, templates
+from .symbolic.canonical import canonical_form
+from .symbolic.diagrams import Diagram
+from .symbolic.enumeration import multidegrees, orbit_representatives, raw_matching_count, templates
 from .errors import DegreeError, UnsupportedError
-from .pruning import independent_terms, index_tuples
-from .signature import Signature
-from .terms import Term
+from .exact.pruning import independent_terms, index_tuples
+from .symbolic.signature import Signature
+from .symbolic.terms import Term
 
 MAX_CONCRETE_TERMS = 200_000
 """Largest number of concrete family terms enumerate_basis expands before asking for shapes."""
@@ -64,15 +64,15 @@ class Basis:
 
     def to_json(self, as_dict: bool = False):
         """The basis as JSON text (schema in docs/inspect.md), or as a dict with as_dict=True."""
-        from .inspect_basis import to_json; return to_json(self, as_dict=as_dict)  # noqa: E702
+        from .inspect.export import to_json; return to_json(self, as_dict=as_dict)  # noqa: E702
 
     def to_dot(self) -> str:
         """Graphviz text of every term's diagram, one cluster per term."""
-        from .inspect_basis import to_dot; return to_dot(self)  # noqa: E702
+        from .inspect.export import to_dot; return to_dot(self)  # noqa: E702
 
     def draw(self, path) -> None:
         """Write the diagrams as a PNG, one panel per term (at most 120 terms)."""
-        from .inspect_basis import draw; return draw(self, path)  # noqa: E702
+        from .inspect.export import draw; return draw(self, path)  # noqa: E702
 
 
 def _check_degree(sig: Signature, degree) -> int | tuple[int, ...]:
@@ -194,7 +194,7 @@ def invariant_features(signature: Signature | str, degree: int | tuple[int, ...]
 
 def _symbolic(sig: Signature) -> Signature:
     """Families as symbols, so generators stay shapes over J (their sizes matter only at run time)."""
-    from .signature import InputSpec
+    from .symbolic.signature import InputSpec
 
     inputs = tuple(InputSpec(s.name, s.type, "n" if s.is_family else None) if s.is_family else s
                    for s in sig.inputs)

@@ -25,13 +25,13 @@ def _degree(text: str):
 
 def print_table(basis, out=None) -> None:
     """Term number, multidegree, kind, readable formula, einsum and operands, then a summary line."""
-    from .inspect_basis import table
+    from .inspect.export import table
 
     (out or sys.stdout).write(table(basis))
 
 
 def _cmd_show(args) -> int:
-    from . import inspect_basis
+    from .inspect import export as inspect_basis
     from .errors import OutputError
 
     if args.format not in inspect_basis.FORMATS:
@@ -71,7 +71,7 @@ def _demo_recovery() -> int:
     """The quick recovery grid in a temporary folder (a fresh run every time), then its table."""
     import tempfile
 
-    from .experiments.recovery import PRESETS, run_grid
+    from .apps.recovery.grid import PRESETS, run_grid
 
     config = PRESETS["quick"]
     workers = _default_workers()
@@ -80,7 +80,7 @@ def _demo_recovery() -> int:
     print(config.describe())
     with tempfile.TemporaryDirectory(prefix="basis_compiler_demo_") as tmp:
         run = run_grid(config, tmp, workers=workers, write_reports=False)
-    from .experiments.report import markdown_table
+    from .apps.recovery.report import markdown_table
 
     print()
     print(f"Test accuracy mean <v0, v_hat>^2, best per row in bold ({run.seconds:.0f} s):")
@@ -114,7 +114,7 @@ _RECOVER_FIELDS = ("samplings", "covariances", "methods", "n", "d", "eps", "n_tr
 
 
 def _cmd_recover(args) -> int:
-    from .experiments.recovery import run_grid, preset
+    from .apps.recovery.grid import run_grid, preset
 
     mode = "paper" if args.paper else "quick"
     overrides = {k: getattr(args, k) for k in _RECOVER_FIELDS if getattr(args, k) is not _UNSET}
@@ -128,7 +128,7 @@ def _cmd_recover(args) -> int:
           f"{workers} worker(s); results in {out}", flush=True)
     run = run_grid(config, out, workers=workers, max_tasks=args.max_tasks, fresh=args.fresh,
                    progress=not args.no_progress)
-    from .experiments.report import markdown_table
+    from .apps.recovery.report import markdown_table
 
     print(f"ran {run.ran} task(s) in {run.seconds:.1f} s, reused {run.reused} from {run.paths['results']}")
     print(markdown_table(config, run.records), end="")
@@ -140,7 +140,7 @@ def _cmd_recover(args) -> int:
 
 
 def _cmd_generate(args) -> int:
-    from .codegen import check, generate, read_manifest
+    from .codegen.store import check, generate, read_manifest
 
     if args.refresh:
         for m in read_manifest()["modules"]:

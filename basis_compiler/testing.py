@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 
 from .errors import DataError
-from .groups import Group
-from .signature import InputSpec, Signature, TensorType
+from .symbolic.groups import Group
+from .symbolic.signature import InputSpec, Signature, TensorType
 
 _MAX_BOOST = 1.5
 _SP_MAX_COND = 1e3

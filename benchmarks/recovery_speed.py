@@ -25,10 +25,10 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from basis_compiler.experiments.data import Setting, make_datasets  # noqa: E402
-from basis_compiler.experiments.training import METHODS, build_model, make_adam, train  # noqa: E402
-from basis_compiler.models.baselines import parameter_count  # noqa: E402
-from basis_compiler.models.spectral import recovery_loss  # noqa: E402
+from basis_compiler.apps.recovery.data import Setting, make_datasets  # noqa: E402
+from basis_compiler.apps.recovery.training import METHODS, build_model, make_adam, train  # noqa: E402
+from basis_compiler.apps.recovery.models import parameter_count  # noqa: E402
+from basis_compiler.apps.recovery.spectral import recovery_loss  # noqa: E402
 
 PAPER_SVH_STEP_S = 0.168
 PAPER_EPOCH_S = (8.0, 9.0)

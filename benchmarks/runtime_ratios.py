@@ -51,9 +51,9 @@ sys.path.insert(0, str(ROOT))
 
 import opt_einsum  # noqa: E402
 
-from basis_compiler.codegen import compile_module, plan_module  # noqa: E402
-from basis_compiler.codegen_terms import compile_kind  # noqa: E402
-from basis_compiler.planning import PLAN_BATCH  # noqa: E402
+from basis_compiler.codegen.store import compile_module, plan_module  # noqa: E402
+from basis_compiler.codegen.kinds import compile_kind  # noqa: E402
+from basis_compiler.codegen.planning import PLAN_BATCH  # noqa: E402
 
 GOAL_VS_NAIVE = 20.0
 GOAL_VS_HAND = 1.5

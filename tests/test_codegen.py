@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from basis_compiler import BasisCompilerError
-from basis_compiler.codegen import CODEGEN_DIR, check, compile_module, generate_source, read_manifest
-from basis_compiler.codegen_terms import compile_kind
-from basis_compiler.signature import Signature
+from basis_compiler.codegen.store import CODEGEN_DIR, check, compile_module, generate_source, read_manifest
+from basis_compiler.codegen.kinds import compile_kind
+from basis_compiler.symbolic.signature import Signature
 from basis_compiler.testing import assert_equivariant, random_inputs
 
 CORPUS = [
@@ -199,7 +199,7 @@ def test_svh_layer_is_the_hand_written_contraction():
 
 
 def test_check_names_a_stale_file(tmp_path):
-    from basis_compiler.codegen import generate
+    from basis_compiler.codegen.store import generate
 
     generate("O(3): v:1 -> 2s", 2, "polynomial", "tiny", tmp_path)
     assert check(tmp_path) == []

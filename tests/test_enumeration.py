@@ -4,11 +4,11 @@ import numpy as np
 import pytest
 
 from basis_compiler import DegreeError, covariant_basis, enumerate_basis, invariant_features
-from basis_compiler.canonical import canonical_form
-from basis_compiler.diagrams import OUT, Diagram
-from basis_compiler.enumeration import raw_matchings, templates
-from basis_compiler.evaluate import reference_value
-from basis_compiler.signature import Signature
+from basis_compiler.symbolic.canonical import canonical_form
+from basis_compiler.symbolic.diagrams import OUT, Diagram
+from basis_compiler.symbolic.enumeration import raw_matchings, templates
+from basis_compiler.symbolic.evaluate import reference_value
+from basis_compiler.symbolic.signature import Signature
 from basis_compiler.testing import random_inputs
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from basis_compiler.errors import BasisCompilerError
-from basis_compiler.groups import parse_group
-from basis_compiler.signature import Signature
+from basis_compiler.symbolic.groups import parse_group
+from basis_compiler.symbolic.signature import Signature
 from basis_compiler.testing import (
     act,
     act_on_input,

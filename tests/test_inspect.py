@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from basis_compiler import enumerate_basis
-from basis_compiler.canonical import perm_sign
+from basis_compiler.symbolic.canonical import perm_sign
 from basis_compiler.cli import main
 from basis_compiler.errors import OutputError
-from basis_compiler.inspect_basis import (
+from basis_compiler.inspect.export import (
     FORMATS,
     MAX_DRAW_TERMS,
     draw,
@@ -25,7 +25,7 @@ from basis_compiler.inspect_basis import (
     to_dot,
     to_latex,
 )
-from basis_compiler.terms import INDEX_NAMES
+from basis_compiler.symbolic.terms import INDEX_NAMES
 from basis_compiler.testing import random_inputs
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -425,7 +425,7 @@ def test_png_refuses_too_many_terms(tmp_path):
 
 
 def test_failed_draw_leaves_the_old_file(tmp_path, monkeypatch):
-    import basis_compiler.drawing as ib
+    import basis_compiler.inspect.drawing as ib
 
     path = tmp_path / "x.png"
     path.write_bytes(b"old")

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from basis_compiler.errors import DataError
-from basis_compiler.experiments.data import (
+from basis_compiler.apps.recovery.data import (
     COVARIANCES,
     SAMPLINGS,
     Setting,

@@ -8,7 +8,7 @@ import pytest
 
 from basis_compiler.cli import main
 from basis_compiler.errors import DataError
-from basis_compiler.experiments.recovery import (
+from basis_compiler.apps.recovery.grid import (
     METHOD_LABELS,
     PRESETS,
     RESULTS_FILE,
@@ -17,7 +17,7 @@ from basis_compiler.experiments.recovery import (
     derive_seed,
     run_grid,
 )
-from basis_compiler.experiments.report import SUMMARY_COLUMNS, TRIAL_COLUMNS, markdown_table
+from basis_compiler.apps.recovery.report import SUMMARY_COLUMNS, TRIAL_COLUMNS, markdown_table
 
 TINY = GridConfig(
     samplings=("BG", "AR"),

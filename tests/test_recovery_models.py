@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from basis_compiler.errors import DataError
-from basis_compiler.experiments.data import Setting, make_dataset, make_datasets, random_orthogonal
-from basis_compiler.experiments.training import METHODS, build_model, evaluate, train
-from basis_compiler.models import reference_layers as rl
-from basis_compiler.models.baselines import SVH, BaselineModel, SVHDiag, parameter_count, symmetric_from_upper
-from basis_compiler.models.spectral import (
+from basis_compiler.apps.recovery.data import Setting, make_dataset, make_datasets, random_orthogonal
+from basis_compiler.apps.recovery.training import METHODS, build_model, evaluate, train
+from basis_compiler.apps.recovery import reference_layers as rl
+from basis_compiler.apps.recovery.models import SVH, BaselineModel, SVHDiag, parameter_count, symmetric_from_upper
+from basis_compiler.apps.recovery.spectral import (
     EigenHead,
     SOSMethod,
     accuracy,
@@ -240,8 +240,8 @@ def _reference_twin(model, reference_cls, features, covariant):
 )
 @pytest.mark.parametrize("n, d", [(9, 3), (100, 5)])
 def test_generated_layer_models_equal_reference_layer_models(cls, features, covariant, n, d):
-    from basis_compiler.codegen import compile_module
-    from basis_compiler.models.baselines import svh_signature
+    from basis_compiler.codegen.store import compile_module
+    from basis_compiler.apps.recovery.models import svh_signature
 
     torch.manual_seed(1)
     model = cls(n, d).double()

@@ -30,9 +30,9 @@ import networkx as nx
 import opt_einsum as oe
 import sympy
 
-from .canonical import canonical_form, perm_sign
-from .diagrams import Diagram, Template
-from .signature import Signature, TensorType
+from ..symbolic.canonical import canonical_form, perm_sign
+from ..symbolic.diagrams import Diagram, Template
+from ..symbolic.signature import Signature, TensorType
 
 
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")

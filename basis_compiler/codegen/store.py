@@ -13,14 +13,14 @@ from pathlib import Path
 
 import numpy as np
 
-from .codegen_terms import CompiledKind, compile_kind, needs_symmetrization
+from .kinds import CompiledKind, compile_kind, needs_symmetrization
 from .emit import _HELPERS, GENERATOR_VERSION, _Program, constant_buffers, emit_term, finish_term, header
-from .errors import CodegenError
-from .files import write_text
+from ..errors import CodegenError
+from ..files import write_text
 from .planning import _FAMILY_LETTERS, TermPlan, plan_term
-from .signature import Signature
+from ..symbolic.signature import Signature
 
-CODEGEN_DIR = Path(__file__).resolve().parent.parent / "codegen_out"
+CODEGEN_DIR = Path(__file__).resolve().parents[2] / "codegen_out"
 MANIFEST = "manifest.json"
 _CLASS = {"polynomial": "PolynomialLayer", "covariant": "CovariantLayer", "invariants": "InvariantFeatures"}
 

@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from ..errors import CodegenError
+from ...errors import CodegenError
 from .spectral import DEFAULT_MIN_GAP, EigenHead
 
 Features = Callable[[torch.Tensor], torch.Tensor]
@@ -69,7 +69,7 @@ def compiled_svh_layers(n: int, d: int) -> tuple[nn.Module, nn.Module]:
     The order is checked numerically here (one float64 probe), so a change in the generator
     cannot silently permute the models' coefficients.
     """
-    from ..codegen import compile_module
+    from ...codegen.store import compile_module
 
     signature = svh_signature(n, d)
     features = compile_module(signature, 2, "invariants")()

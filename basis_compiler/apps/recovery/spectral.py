@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..errors import DataError
+from ...errors import DataError
 
 SOS_VARIANTS = ("I", "II")
 """SOS-I (Hopkins, Schramm, Shi, Steurer 2016) and SOS-II (the paper's code, after Mao & Wein 2022)."""

@@ -7,11 +7,11 @@ from itertools import permutations
 import numpy as np
 from tqdm import tqdm
 
-from .canonical import perm_sign
-from .evaluate import levi_civita
-from .errors import UnsupportedError
+from ..symbolic.canonical import perm_sign
+from ..symbolic.evaluate import levi_civita
+from ..errors import UnsupportedError
 from .rank import PRIME, contract_mod, independent_columns
-from .terms import Term
+from ..symbolic.terms import Term
 
 
 def independence_is_automatic(terms: list[Term]) -> bool:

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 import opt_einsum as oe
 
-from .basis import covariant_basis, enumerate_basis, invariant_features
-from .errors import CodegenError
-from .evaluate import levi_civita, symmetrize_output
-from .pruning import index_tuples
-from .signature import Signature
-from .terms import Term
+from ..basis import covariant_basis, enumerate_basis, invariant_features
+from ..errors import CodegenError
+from ..symbolic.evaluate import levi_civita, symmetrize_output
+from ..exact.pruning import index_tuples
+from ..symbolic.signature import Signature
+from ..symbolic.terms import Term
 
 KINDS = ("polynomial", "covariant", "invariants")
 
@@ -52,7 +52,7 @@ def compile_kind(signature: Signature | str, degree, kind: str) -> CompiledKind:
         basis = invariant_features(sig, degree)
     elif any(s.is_family for s in sig.inputs):
         # learned weights over every index tuple: the shapes, unexpanded (see README)
-        from .basis import _symbolic
+        from ..basis import _symbolic
 
         basis = enumerate_basis(_symbolic(sig), degree)
     else:
@@ -75,7 +75,7 @@ def compile_kind(signature: Signature | str, degree, kind: str) -> CompiledKind:
 
 def _concrete(diagram, sig: Signature):
     """The same diagram on the concrete signature (the symbolic one was used to enumerate)."""
-    from .diagrams import Diagram, Template
+    from ..symbolic.diagrams import Diagram, Template
 
     t = diagram.template
     out_sig = sig if t.signature.output == sig.output else Signature(sig.group, sig.inputs, t.signature.output)

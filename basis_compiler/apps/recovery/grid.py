@@ -29,7 +29,7 @@ from typing import Callable, NamedTuple
 
 import torch
 
-from ..errors import DataError, OutputError
+from ...errors import DataError, OutputError
 from .data import COVARIANCES, SAMPLINGS, Setting, _is_int, make_datasets
 
 METHOD_NAMES = ("sos1", "sos2", "baseline", "svh_diag", "svh")
@@ -197,8 +197,8 @@ def _init_worker(progress_queue) -> None:
 
 def run_task(config: GridConfig, task: Task, progress: Callable[[str, int, float], None] | None = None) -> dict:
     """Run one task with one torch thread and return its record (a JSON-ready dict)."""
-    from ..models.baselines import parameter_count
-    from ..models.spectral import SOSMethod
+    from .models import parameter_count
+    from .spectral import SOSMethod
     from .training import METHODS, build_model, evaluate, train
 
     if progress is None and _WORKER_QUEUE is not None:

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 import numpy as np
 import opt_einsum as oe
 
-from .errors import UnsupportedError
+from ..errors import UnsupportedError
 
 PRIME = 1048573
 """Largest prime below 2**20: products fit float64 exactly in sums of up to 2**13 terms."""

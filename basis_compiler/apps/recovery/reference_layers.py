@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-from ..errors import DataError
+from ...errors import DataError
 
 
 def _check_coeffs(coeffs: torch.Tensor, S: torch.Tensor, expected: int) -> None:

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 import opt_einsum as oe
 
-from .diagrams import EPS, OUT
-from .errors import CodegenError
-from .terms import Term
+from ..symbolic.diagrams import EPS, OUT
+from ..errors import CodegenError
+from ..symbolic.terms import Term
 
 PLAN_BATCH = 64
 """Batch size used for planning (any value gives the same plan, see the module docstring)."""

@@ -10,7 +10,7 @@ from typing import Callable, NamedTuple, Union
 import numpy as np
 import torch
 
-from ..errors import DataError
+from ...errors import DataError
 
 SAMPLINGS = ("AR", "BG", "CBG", "BR", "BR_paper", "KS")
 """Ways to draw v0: accept/reject, Bernoulli-Gaussian, Bernoulli-dual-Gaussian,

@@ -6,7 +6,7 @@ import keyword
 import re
 from dataclasses import dataclass
 
-from .errors import SignatureError
+from ..errors import SignatureError
 from .groups import Group, parse_group
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"

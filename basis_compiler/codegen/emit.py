@@ -10,9 +10,9 @@ import hashlib
 import math
 from itertools import permutations
 
-from .canonical import perm_sign
-from .codegen_terms import CompiledKind
-from .evaluate import levi_civita
+from ..symbolic.canonical import perm_sign
+from .kinds import CompiledKind
+from ..symbolic.evaluate import levi_civita
 from .planning import PLAN_BATCH, TermPlan
 
 GENERATOR_VERSION = "1"

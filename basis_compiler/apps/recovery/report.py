@@ -14,8 +14,8 @@ import statistics
 from pathlib import Path
 from typing import NamedTuple
 
-from ..errors import OutputError
-from .recovery import METHOD_LABELS, SAMPLING_LABELS, GridConfig
+from ...errors import OutputError
+from .grid import METHOD_LABELS, SAMPLING_LABELS, GridConfig
 
 DIGITS = 3
 """Decimals shown in the Markdown and LaTeX tables."""
@@ -244,7 +244,7 @@ def plot(config: GridConfig, records: list[dict], path: Path) -> None:
 
 def write_reports(config: GridConfig, records: list[dict], out: Path) -> dict[str, Path]:
     """Write every output (atomically) into the folder out; returns paths by kind."""
-    from .recovery import _atomic_write
+    from .grid import _atomic_write
 
     paths = {kind: Path(out) / name for kind, name in OUTPUT_NAMES.items()}
     _atomic_write(paths["markdown"], markdown_report(config, records))

@@ -8,8 +8,8 @@ import math
 import networkx as nx
 import sympy
 
-from .errors import OutputError
-from .files import check_writable, write_atomic
+from ..errors import OutputError
+from ..files import check_writable, write_atomic
 from .formulas import _slot_matters, summary_line, term_formula, term_kind
 
 MAX_DRAW_TERMS = 120

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import SignatureError
+from ..errors import SignatureError
 
 FAMILIES = ("O(d)", "SO(d)", "O(s,t)", "Sp(d)")
 

@@ -11,7 +11,7 @@ import opt_einsum as oe
 
 from .canonical import perm_sign
 from .diagrams import EPS, IN, OUT, Diagram
-from .errors import UnsupportedError
+from ..errors import UnsupportedError
 
 EPSILON_MAX_D = 8
 """Largest d for which the Levi-Civita tensor (d**d entries) is materialized by the reference."""

@@ -9,7 +9,7 @@ import networkx as nx
 import numpy as np
 
 from .diagrams import EPS, IN, OUT, Diagram
-from .errors import DegreeError
+from ..errors import DegreeError
 from .evaluate import EinsumSpec, einsum_spec, reference_value
 
 INDEX_NAMES = "ijklmnopqrstuvwxyz"

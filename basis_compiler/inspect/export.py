@@ -9,8 +9,8 @@ from dataclasses import asdict
 import networkx as nx
 
 from .drawing import MAX_DRAW_TERMS, check_drawable, draw, figure, grid_shape, png_size  # noqa: F401
-from .errors import OutputError
-from .files import check_writable, write_atomic, write_text  # noqa: F401
+from ..errors import OutputError
+from ..files import check_writable, write_atomic, write_text  # noqa: F401
 from .formulas import _slot_matters, formula, formula_latex, summary_line, term_formula, term_kind  # noqa: F401
 
 FORMATS = ("table", "json", "dot", "latex")

@@ -12,9 +12,9 @@ from typing import Callable, NamedTuple
 import torch
 from torch import nn
 
-from ..errors import DataError
-from ..models.baselines import SVH, BaselineModel, SVHDiag
-from ..models.spectral import recovery_loss
+from ...errors import DataError
+from .models import SVH, BaselineModel, SVHDiag
+from .spectral import recovery_loss
 from .data import Datasets, Setting, Split, make_datasets
 
 
