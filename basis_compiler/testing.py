@@ -8,49 +8,24 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 
 from .errors import DataError
+from .symbolic.canonical import perm_sign
 from .symbolic.groups import Group
 from .symbolic.signature import InputSpec, Signature, TensorType
-
-_MAX_BOOST = 1.5
-_SP_MAX_COND = 1e3
 
 
 def component_representatives(group: Group) -> list[np.ndarray]:
     """One integer matrix per connected component of `group`, the identity first."""
-    d = group.d
-    eye = np.eye(d, dtype=np.int64)
-    if group.family == "O":
-        flip = eye.copy()
-        flip[0, 0] = -1
-        return [eye, flip]
-    if group.family in ("SO", "Sp"):
-        return [eye]
-    flips = [i for i, present in ((0, group.s > 0), (group.s, group.s < d)) if present]
-    reps = [eye]
-    for subset in (s for r in range(1, len(flips) + 1) for s in itertools.combinations(flips, r)):
-        rep = eye.copy()
-        rep[list(subset), list(subset)] = -1
-        reps.append(rep)
-    return reps
+    return group.component_representatives()
 
 
 def random_group_element(group: Group, rng: np.random.Generator, component: int | None = None) -> np.ndarray:
     """A random float64 element of `group` in the given component (None: a random one)."""
-    reps = component_representatives(group)
+    n = len(group.component_representatives())
     if component is None:
-        component = int(rng.integers(len(reps)))
-    if not isinstance(component, (int, np.integer)) or not 0 <= component < len(reps):
-        raise DataError(f"component must be an int in [0, {len(reps)}) for {group}, not {component!r}")
-    d = group.d
-    if group.family in ("O", "SO"):
-        return _haar_orthogonal(d, rng, det=1 if component == 0 else -1)
-    if group.family == "Sp":
-        return _random_symplectic(d, rng)
-    s = group.s
-    g = _block_rotation(s, d - s, rng)
-    for _ in range(2 if 0 < s < d else 0):
-        g = g @ _boost(d, int(rng.integers(s)), int(rng.integers(s, d)), rng) @ _block_rotation(s, d - s, rng)
-    return g @ reps[component]
+        component = int(rng.integers(n))
+    if not isinstance(component, (int, np.integer)) or not 0 <= component < n:
+        raise DataError(f"component must be an int in [0, {n}) for {group}, not {component!r}")
+    return group.random_element(rng, int(component))
 
 
 def act(g: np.ndarray, x: np.ndarray, order: int, pseudo: bool = False, batch_dims: int = 0) -> np.ndarray:
@@ -128,59 +103,6 @@ def assert_equivariant(
             )
 
 
-def _haar_orthogonal(d: int, rng: np.random.Generator, det: int = 1) -> np.ndarray:
-    """Haar-random orthogonal d x d matrix with the given determinant (QR with sign fix)."""
-    if d == 0:
-        return np.eye(0)
-    q, r = np.linalg.qr(rng.standard_normal((d, d)))
-    q = q * np.sign(np.diag(r))
-    if np.linalg.det(q) * det < 0:
-        q[:, 0] = -q[:, 0]
-    return q
-
-
-def _block_rotation(s: int, t: int, rng: np.random.Generator) -> np.ndarray:
-    """block diag(SO(s), SO(t)) element."""
-    g = np.zeros((s + t, s + t))
-    g[:s, :s] = _haar_orthogonal(s, rng)
-    g[s:, s:] = _haar_orthogonal(t, rng)
-    return g
-
-
-def _boost(d: int, i: int, j: int, rng: np.random.Generator) -> np.ndarray:
-    """Boost mixing + coordinate i and - coordinate j with rapidity in [-1.5, 1.5]."""
-    phi = rng.uniform(-_MAX_BOOST, _MAX_BOOST)
-    g = np.eye(d)
-    g[i, i] = g[j, j] = np.cosh(phi)
-    g[i, j] = g[j, i] = np.sinh(phi)
-    return g
-
-
-def _random_symplectic(d: int, rng: np.random.Generator) -> np.ndarray:
-    """Product of symplectic generators for Omega = [[0, I], [-I, 0]], condition number below 1e3."""
-    h = d // 2
-    eye, zero = np.eye(h), np.zeros((h, h))
-    while True:
-        s1, s2 = (0.5 * (m + m.T) for m in 0.5 * rng.standard_normal((2, h, h)))
-        a = _haar_orthogonal(h, rng) @ np.diag(np.exp(rng.uniform(-0.5, 0.5, h)))
-        g = (
-            _unitary_symplectic(h, rng)
-            @ np.block([[eye, s1], [zero, eye]])
-            @ np.block([[a, zero], [zero, np.linalg.inv(a).T]])
-            @ np.block([[eye, zero], [s2, eye]])
-            @ _unitary_symplectic(h, rng)
-        )
-        if np.linalg.cond(g) < _SP_MAX_COND:
-            return g
-
-
-def _unitary_symplectic(h: int, rng: np.random.Generator) -> np.ndarray:
-    """Orthogonal symplectic [[X, -Y], [Y, X]] from a Haar unitary X + iY."""
-    q, r = np.linalg.qr(rng.standard_normal((h, h)) + 1j * rng.standard_normal((h, h)))
-    u = q * (np.diag(r) / np.abs(np.diag(r)))
-    return np.block([[u.real, -u.imag], [u.imag, u.real]])
-
-
 def _family_size(spec: InputSpec, n: int | Mapping[str, int] | None) -> int:
     """Concrete stack size of a family input."""
     if isinstance(spec.family, int):
@@ -206,13 +128,7 @@ def _random_tensor(
         key = multi if ttype.symmetry == "none" else tuple(sorted(multi))
         idx[multi] = canon.setdefault(key, len(canon))
         if ttype.symmetry == "anti":
-            sign[multi] = _perm_sign(multi) if len(set(multi)) == k else 0
+            sign[multi] = perm_sign(multi) if len(set(multi)) == k else 0
     shape = lead + (len(canon),)
     vals = rng.integers(-3, 4, size=shape) if integer else rng.standard_normal(shape)
     return vals[..., idx] * sign
-
-
-def _perm_sign(multi: tuple[int, ...]) -> int:
-    """Sign of the permutation that sorts distinct entries."""
-    inversions = sum(a > b for a, b in itertools.combinations(multi, 2))
-    return -1 if inversions % 2 else 1

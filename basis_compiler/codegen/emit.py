@@ -179,7 +179,7 @@ def finish_term(prog: _Program, plan: TermPlan, var: str, letters: str, batch: b
         subs, args = [letters], [var]
         for pu, pv, kind in plan.pairs:
             subs.append(plan.out_letters[pu] + plan.out_letters[pv])
-            args.append({"delta": "self.eye", "eta": "self.eta_matrix", "inv_omega": "self.inv_omega"}[kind] + ".to(dtype)")
+            args.append({"delta": "self.eye", "eta": "self.eta_matrix", "omega_inverse": "self.inv_omega"}[kind] + ".to(dtype)")
         var = prog.new()
         prog.lines.append(f"{var} = {_einsum_call(subs, [batch] + [False] * len(plan.pairs), full, batch, args)}")
     elif letters != full:
@@ -231,7 +231,7 @@ def constant_buffers(compiled: CompiledKind, plans: list[TermPlan]) -> list[str]
     if "eta" in used_pairs:
         lines.append(f"self.register_buffer('eta_matrix', torch.diag(torch.tensor({g.form().diagonal().tolist()}, "
                      "dtype=torch.get_default_dtype())), persistent=False)")
-    if "inv_omega" in used_pairs:
+    if "omega_inverse" in used_pairs:
         lines.append(f"self.register_buffer('inv_omega', torch.tensor({g.inverse_form().tolist()}, "
                      "dtype=torch.get_default_dtype()), persistent=False)")
     if any(op.source == ("eps",) for p in plans for op in p.operands):

@@ -124,7 +124,7 @@ def _evaluate_plan(term: Term, js, plan, rng) -> np.ndarray:
             if "o" in op.letters:
                 x = x[None, None]
         for form, axis in op.transforms:
-            if form == "eta":
+            if g.form_is_diagonal:
                 shape = [1] * x.ndim
                 shape[axis] = -1
                 x = x * g.form().diagonal().reshape(shape)
@@ -138,7 +138,7 @@ def _evaluate_plan(term: Term, js, plan, rng) -> np.ndarray:
     pair_subs, pair_arrays = [], []
     for pu, pv, kind in plan.pairs:
         pair_subs.append(plan.out_letters[pu] + plan.out_letters[pv])
-        pair_arrays.append({"delta": np.eye(d), "eta": g.form().astype(float), "inv_omega": g.inverse_form().astype(float)}[kind])
+        pair_arrays.append(g.inverse_form().astype(float))
     full = lead + plan.out_letters
     return oe.contract(",".join([out_letters] + pair_subs) + "->" + full, y, *pair_arrays)
 

@@ -56,7 +56,7 @@ class TermPlan:
     path: tuple[tuple[int, int], ...]
     """Pairwise contraction order from opt_einsum (indices into the running operand list)."""
     pairs: tuple[tuple[int, int, str], ...]
-    """Free output pairs (position, position, 'delta' | 'eta' | 'inv_omega') multiplied in at the end."""
+    """Free output pairs (position, position, the group's inverse_name) multiplied in at the end."""
     symmetrize: bool
     """Whether the result still needs the output's (anti)symmetrization."""
     flops: int
@@ -79,7 +79,7 @@ def plan_term(term: Term, kind: str, shape_index: int, channels: bool, symmetriz
     """Letters, operands, and the contraction order of one term."""
     t = term.diagram.template
     sig = t.signature
-    form = sig.group.form_name
+    group = sig.group
     if t.nlegs > 2 * len(_LEG_LETTERS):
         raise CodegenError(f"term {term!r} has too many indices for generated einsum code")
     used = iter(_LEG_LETTERS)
@@ -91,13 +91,13 @@ def plan_term(term: Term, kind: str, shape_index: int, channels: bool, symmetriz
         ku, kv = t.is_tensor_leg(u), t.is_tensor_leg(v)
         if ku and kv:
             letter[u] = letter[v] = next(used)
-            if form != "delta":
+            if not group.form_is_identity:
                 # the form B[u, v] acts on v's tensor: a sign vector (eta) or a signed swap (Omega)
                 vertex = t.vertices[t.leg_vertex[v]]
-                transforms.setdefault(t.leg_vertex[v], []).append((form, t.leg_slot[v] - vertex.nlegs))
+                transforms.setdefault(t.leg_vertex[v], []).append((group.form_name, t.leg_slot[v] - vertex.nlegs))
         elif not (ku or kv):
             pu, pv = (t.vertices[t.leg_vertex[x]].input for x in (u, v))
-            pairs.append((pu, pv, {"delta": "delta", "eta": "eta", "omega": "inv_omega"}[form]))
+            pairs.append((pu, pv, group.inverse_name))
         else:
             tensor_leg, out_leg = (u, v) if ku else (v, u)
             letter[tensor_leg] = out_letters[t.vertices[t.leg_vertex[out_leg]].input]
@@ -183,7 +183,7 @@ def _epsilon_as_determinant(term: Term, by_vertex: dict, letter: dict, fam: dict
         if vertex.kind == "in" and vertex.nlegs == 1:
             label = None if term.diagram.labels is None else term.diagram.labels[w]
             columns.append((sig.inputs[vertex.input].name, fam[label] if label is not None else "",
-                            sig.group.form_name == "eta"))
+                            not sig.group.form_is_identity))
             vectors.append(w)
         else:
             free.append(slot)

@@ -20,9 +20,7 @@ def independence_is_automatic(terms: list[Term]) -> bool:
     if not terms or any(t.uses_epsilon for t in terms):
         return not terms
     tmpl = terms[0].diagram.template
-    g = tmpl.signature.group
-    legs = tmpl.nlegs
-    return g.d >= legs if g.family == "Sp" else 2 * g.d >= legs
+    return tmpl.signature.group.independence_is_automatic(tmpl.nlegs)
 
 
 def random_inputs_mod_p(signature, batch: int, rng: np.random.Generator) -> dict[int, np.ndarray]:
@@ -51,19 +49,19 @@ def _term_values(term: Term, xs: dict, consts: dict, batch: int) -> np.ndarray:
     subs = lhs.split(",") if lhs else []
     b = "\u0b85"  # a batch letter no diagram uses
     arrays, new_subs = [], []
-    for key, sub in zip(spec.keys, subs):
-        if key[0] == "in":
-            x = xs[key[1]]
-            label = None if term.diagram.labels is None else term.diagram.labels[key[2]]
+    for ref, sub in zip(spec.refs, subs):
+        if ref.kind == "input":
+            x = xs[ref.input]
+            label = None if term.diagram.labels is None else term.diagram.labels[ref.vertex]
             if label is not None:
                 x = x[:, term.index_values[label]]
             arrays.append(x)
             new_subs.append(b + sub)
         else:
-            arrays.append(consts[key[0]])
+            arrays.append(consts[ref.kind])
             new_subs.append(sub)
     d, k = term.signature.d, term.signature.output.order
-    if not any(key[0] == "in" for key in spec.keys):
+    if not any(ref.kind == "input" for ref in spec.refs):
         arrays.append(np.ones(batch, dtype=np.int64))
         new_subs.append(b)
     y = contract_mod(",".join(new_subs) + "->" + b + out, arrays)
@@ -83,9 +81,9 @@ def independent_terms(terms: list[Term], seed: int = 0) -> list[Term]:
         return list(terms)
     sig = terms[0].signature
     g = sig.group
-    consts = {"form": g.form() % PRIME, "inv": g.inverse_form() % PRIME}
+    consts = {"form": g.form() % PRIME, "inverse": g.inverse_form() % PRIME}
     if any(t.uses_epsilon for t in terms):
-        consts["eps"] = levi_civita(sig.d) % PRIME
+        consts["epsilon"] = levi_civita(sig.d) % PRIME
     width = sig.d ** sig.output.order
     rng = np.random.default_rng(seed)
 

@@ -36,12 +36,6 @@ from ..symbolic.signature import Signature, TensorType
 
 
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
-_FORM_TEXT = {"delta": "δ", "eta": "η", "omega": "Ω"}
-_FORM_TEX = {"delta": r"\delta", "eta": r"\eta", "omega": r"\Omega"}
-_INV_TEXT = {"delta": "δ", "eta": "η", "omega": "Ω⁻¹"}
-_INV_TEX = {"delta": r"\delta", "eta": r"\eta", "omega": r"\Omega^{-1}"}
-_INV_INDEX_TEXT = {"delta": "δ", "eta": "η", "omega": "(Ω⁻¹)"}
-_INV_INDEX_TEX = {"delta": r"\delta", "eta": r"\eta", "omega": r"(\Omega^{-1})"}
 
 
 # --------------------------------------------------------------------------------------------
@@ -108,7 +102,12 @@ class _Renderer:
         self.term = term
         self.g = term.graph
         self.sig = term.signature
-        self.form = self.sig.group.form_name
+        group = self.sig.group
+        self.group = group
+        self.form_text, self.form_tex, self.inv_text, self.inv_tex = group.symbols
+        # an inverse with a superscript of its own needs brackets before index superscripts
+        self.inv_index_text = f"({self.inv_text})" if len(self.inv_text) > 1 else self.inv_text
+        self.inv_index_tex = f"({self.inv_tex})" if "^" in self.inv_tex else self.inv_tex
         self.partner: dict = {}
         for _, _, data in self.g.edges(data=True):
             a, b = data["legs"]
@@ -152,10 +151,10 @@ class _Renderer:
             other, kind, is_tail = self.partner[leg]
             if kind == "inverse":
                 items.append(("inv",))
-                sign *= -1 if self.form == "omega" and not is_tail else 1
-            elif kind in ("eta", "omega"):
+                sign *= -1 if self.group.form_antisymmetric and not is_tail else 1
+            elif kind == self.group.form_name and not self.group.form_is_identity:
                 items.append(("form", kind))
-                sign *= -1 if kind == "omega" and not is_tail else 1
+                sign *= -1 if self.group.form_antisymmetric and not is_tail else 1
             node, slot = other
             if node == stop or not self.is_matrix(node):
                 return items, sign, other
@@ -175,9 +174,9 @@ class _Renderer:
                 p = self.name(it[1])
                 pieces.append(_transpose(p, True) if it[2] else p)
             elif it[0] == "form":
-                pieces.append(_Piece(_FORM_TEXT[it[1]], _FORM_TEX[it[1]]))
+                pieces.append(_Piece(self.form_text, self.form_tex))
             else:
-                pieces.append(_Piece(_INV_TEXT[self.form], _INV_TEX[self.form]))
+                pieces.append(_Piece(self.inv_text, self.inv_tex))
         out = []
         for _, run in groupby(pieces):
             run = list(run)
@@ -241,8 +240,10 @@ class _Renderer:
                 return _Factor(body.text, body.tex, (p0,), sign, column=body, compound=len(pieces) > 1)
             u, w = self.name(start), self.name(end)
             if not mats:
-                sub_t = {"delta": "", "eta": "_η", "omega": "_Ω"}[self.form]
-                sub_x = {"delta": "", "eta": r"_{\eta}", "omega": r"_{\Omega}"}[self.form]
+                # the inner product is subscripted by its form unless that is δ
+                identity = self.group.form_is_identity
+                sub_t = "" if identity else f"_{self.form_text}"
+                sub_x = "" if identity else f"_{{{self.form_tex}}}"
                 text = f"⟨{u.text},{w.text}⟩{sub_t}"
                 tex = rf"\langle {u.tex}, {w.tex}\rangle{sub_x}"
             else:
@@ -307,14 +308,14 @@ class _Renderer:
                 letters[leg] = letters[out]
             elif kind == "inverse":
                 sub = letters[a] + letters[b]
-                extra.append((frozenset({a[0], b[0]}), f"{_INV_INDEX_TEXT[self.form]}^{{{sub}}}",
-                              f"{_INV_INDEX_TEX[self.form]}^{{{sub}}}"))
-            elif kind == "delta":
+                extra.append((frozenset({a[0], b[0]}), f"{self.inv_index_text}^{{{sub}}}",
+                              f"{self.inv_index_tex}^{{{sub}}}"))
+            elif self.group.form_is_identity:
                 letters[a] = letters[b] = new()
             else:
                 letters[a], letters[b] = new(), new()
                 sub = letters[a] + letters[b]
-                extra.append((frozenset({a[0], b[0]}), f"{_FORM_TEXT[kind]}^{{{sub}}}", f"{_FORM_TEX[kind]}^{{{sub}}}"))
+                extra.append((frozenset({a[0], b[0]}), f"{self.form_text}^{{{sub}}}", f"{self.form_tex}^{{{sub}}}"))
         factors = []
         for n, data in self.g.nodes(data=True):
             if data["kind"] == "output":

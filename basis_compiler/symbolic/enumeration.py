@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from itertools import product
 
 from .canonical import CanonicalForm, canonical_form, vertex_colour
-from .diagrams import Diagram, Template
+from .diagrams import IN, Diagram, Template
 from .signature import Signature
 
 
@@ -29,13 +29,7 @@ def templates(signature: Signature, md: tuple[int, ...]) -> list[Template]:
     g = signature.group
     legs = signature.output.order + sum(a * s.type.order for a, s in zip(md, signature.inputs))
     parity = (signature.output.pseudo + sum(a * s.type.pseudo for a, s in zip(md, signature.inputs))) % 2
-    options = []
-    if g.epsilon_always:
-        options = [False, True]
-    elif g.has_parity:
-        options = [bool(parity)]
-    else:
-        options = [False]
+    options = g.epsilon_options(parity)
     out = []
     for eps in options:
         if not eps and legs % 2 == 0:
@@ -106,7 +100,7 @@ def family_labels(t: Template) -> tuple[int | None, ...]:
     """Index variables 0, 1, ... for the copies of family inputs (None elsewhere)."""
     labels, nxt = [], 0
     for v in t.vertices:
-        if v.kind == "in" and t.signature.inputs[v.input].is_family:
+        if v.kind == IN and t.signature.inputs[v.input].is_family:
             labels.append(nxt)
             nxt += 1
         else:

@@ -4,37 +4,50 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 from itertools import permutations
 
 import numpy as np
 import opt_einsum as oe
 
 from .canonical import perm_sign
-from .diagrams import EPS, IN, OUT, Diagram
+from .diagrams import EPS, OUT, Diagram
 from ..errors import UnsupportedError
 
 EPSILON_MAX_D = 8
 """Largest d for which the Levi-Civita tensor (d**d entries) is materialized by the reference."""
 
 
+class OperandRef(NamedTuple):
+    """What one einsum operand of a term is: an input copy, the form, its inverse, or ε."""
+
+    kind: str
+    """'input', 'form' (between two tensor legs), 'inverse' (a free output pair) or 'epsilon'."""
+    input: int = -1
+    """Input index in signature order ('input' only)."""
+    vertex: int = -1
+    """Vertex index in the diagram's template ('input' only; finds a family copy's label)."""
+
+
 @dataclass(frozen=True)
 class EinsumSpec:
-    """Subscripts and operand names that compute one (unsymmetrized) term."""
+    """Subscripts and operands that compute one (unsymmetrized) term."""
 
     subscripts: str
     """opt_einsum subscripts, output indices in output-position order."""
     operands: tuple[str, ...]
-    """'x' for an input x, 'a[i]' for a family copy with index variable i, 'eta', 'omega', 'delta'
-    (free output pair), 'inv_form' (free pair under Sp: -omega), 'epsilon'."""
-    keys: tuple[tuple, ...]
-    """Machine form of the operands: ('in', input, vertex) / ('form',) / ('inv',) / ('eps',)."""
+    """Readable names: 'x' for an input x, 'a[i]' for a family copy with index variable i, the
+    group's form name ('eta', 'omega'), its inverse's name for a free output pair ('delta',
+    'eta', 'omega_inverse') and 'epsilon'."""
+    refs: tuple[OperandRef, ...]
+    """What each operand is, for evaluation."""
 
 
 def einsum_spec(diagram: Diagram) -> EinsumSpec:
     """The einsum of a diagram; delta contractions become shared letters."""
     t = diagram.template
     sig = t.signature
-    form = sig.group.form_name
+    group = sig.group
     letter: dict[int, str] = {}
     n_sym = 0
 
@@ -44,44 +57,53 @@ def einsum_spec(diagram: Diagram) -> EinsumSpec:
         return oe.get_symbol(n_sym - 1)
 
     out_letters = [new() for _ in range(sig.output.order)]
-    extra_ops, extra_keys, extra_subs = [], [], []
+    extra_ops, extra_refs, extra_subs = [], [], []
     for u, v in diagram.edges:
         ku, kv = t.is_tensor_leg(u), t.is_tensor_leg(v)
         if ku and kv:
-            if form == "delta":
+            if group.form_is_identity:
                 letter[u] = letter[v] = new()
             else:
                 letter[u], letter[v] = new(), new()
-                extra_ops.append(form)
-                extra_keys.append(("form",))
+                extra_ops.append(group.form_name)
+                extra_refs.append(OperandRef("form"))
                 extra_subs.append(letter[u] + letter[v])
         elif not ku and not kv:
             lu = out_letters[t.vertices[t.leg_vertex[u]].input]
             lv = out_letters[t.vertices[t.leg_vertex[v]].input]
-            extra_ops.append({"delta": "delta", "eta": "eta", "omega": "inv_form"}[form])
-            extra_keys.append(("inv",))
+            extra_ops.append(group.inverse_name)
+            extra_refs.append(OperandRef("inverse"))
             extra_subs.append(lu + lv)
         else:
             tensor_leg, out_leg = (u, v) if ku else (v, u)
             letter[tensor_leg] = out_letters[t.vertices[t.leg_vertex[out_leg]].input]
-    ops, keys, subs = [], [], []
+    ops, refs, subs = [], [], []
     for vi, vertex in enumerate(t.vertices):
         if vertex.kind == OUT:
             continue
         subs.append("".join(letter[leg] for leg in t.vertex_legs[vi]))
         if vertex.kind == EPS:
             ops.append("epsilon")
-            keys.append(("eps",))
+            refs.append(OperandRef("epsilon"))
         else:
             name = sig.inputs[vertex.input].name
             label = None if diagram.labels is None else diagram.labels[vi]
-            ops.append(name if label is None else f"{name}[{'ijklmnopqrstuvwxyz'[label % 18]}{label // 18 or ''}]")
-            keys.append((IN, vertex.input, vi))
+            ops.append(name if label is None else f"{name}[{index_name(label)}]")
+            refs.append(OperandRef("input", vertex.input, vi))
     return EinsumSpec(
         ",".join(subs + extra_subs) + "->" + "".join(out_letters),
         tuple(ops + extra_ops),
-        tuple(keys + extra_keys),
+        tuple(refs + extra_refs),
     )
+
+
+INDEX_NAMES = "ijklmnopqrstuvwxyz"
+"""Names of a family term's index variables (label 0 is i, 1 is j, ...)."""
+
+
+def index_name(label: int) -> str:
+    """Readable name of index variable `label`: i, j, ..., z, then i1, j1, ..."""
+    return f"{INDEX_NAMES[label % len(INDEX_NAMES)]}{label // len(INDEX_NAMES) or ''}"
 
 
 def levi_civita(d: int) -> np.ndarray:
@@ -97,14 +119,8 @@ def levi_civita(d: int) -> np.ndarray:
 
 
 def operand_arrays(diagram: Diagram, spec: EinsumSpec, values, consts) -> list:
-    """Arrays for the operands: `values(input, vertex)` gives an input copy, consts the constants."""
-    arrays = []
-    for key in spec.keys:
-        if key[0] == IN:
-            arrays.append(values(key[1], key[2]))
-        else:
-            arrays.append(consts[key[0]])
-    return arrays
+    """Arrays for the operands: `values(input, vertex)` gives an input copy, consts the constants by kind."""
+    return [values(ref.input, ref.vertex) if ref.kind == "input" else consts[ref.kind] for ref in spec.refs]
 
 
 def symmetrize_output(y: np.ndarray, symmetry: str, order: int, batch: int = 0) -> np.ndarray:
@@ -119,12 +135,12 @@ def symmetrize_output(y: np.ndarray, symmetry: str, order: int, batch: int = 0) 
     return acc / math.factorial(order)
 
 
-def float_constants(group) -> dict:
-    """float64 constants for the reference evaluation."""
+def float_constants(group, epsilon: bool) -> dict:
+    """float64 constants for the reference evaluation, by OperandRef kind."""
     return {
         "form": group.form().astype(np.float64),
-        "inv": group.inverse_form().astype(np.float64),
-        "eps": None,
+        "inverse": group.inverse_form().astype(np.float64),
+        "epsilon": levi_civita(group.d).astype(np.float64) if epsilon else None,
     }
 
 
@@ -133,9 +149,7 @@ def reference_value(diagram: Diagram, inputs: dict, index_values: dict | None = 
     t = diagram.template
     sig = t.signature
     spec = einsum_spec(diagram)
-    consts = float_constants(sig.group)
-    if t.epsilon:
-        consts["eps"] = levi_civita(sig.d).astype(np.float64)
+    consts = float_constants(sig.group, t.epsilon)
 
     def values(i: int, vi: int):
         x = np.asarray(inputs[sig.inputs[i].name], dtype=np.float64)

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import SignatureError
-from .groups import Group, parse_group
+from .groups import GROUP_PREFIX, Group, parse_group
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _TYPE_RE = re.compile(r"^(\d+)([sap]*)$")
@@ -103,7 +103,7 @@ class Signature:
         if not isinstance(text, str):
             raise SignatureError(f"a signature must be a str or Signature, not {type(text).__name__}")
         head, colon, rest = text.partition(":")
-        group_prefix = re.match(r"^\s*(SO|Sp|O)\s*\([^)]*\)", text)
+        group_prefix = GROUP_PREFIX.match(text)
         if not colon or (group_prefix and head.strip() != group_prefix.group(0).strip()):
             raise SignatureError(f"missing ':' after the group in {text!r}")
         group = parse_group(head)

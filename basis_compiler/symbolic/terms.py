@@ -8,11 +8,11 @@ from functools import cached_property
 import networkx as nx
 import numpy as np
 
-from .diagrams import EPS, IN, OUT, Diagram
+from .diagrams import EPS, OUT, Diagram
 from ..errors import DegreeError
-from .evaluate import EinsumSpec, einsum_spec, reference_value
+from .evaluate import INDEX_NAMES, EinsumSpec, OperandRef, einsum_spec, index_name, reference_value
 
-INDEX_NAMES = "ijklmnopqrstuvwxyz"
+__all__ = ["INDEX_NAMES", "Term"]
 
 
 @dataclass(frozen=True)
@@ -83,29 +83,31 @@ class Term:
         """The concrete term of a shape for one index tuple J."""
         return Term(self.diagram, tuple(index_values), self.index_symmetry)
 
-    def _operand_name(self, key, name: str) -> str:
-        if key[0] != IN or self.diagram.labels is None:
+    def _operand_name(self, ref: OperandRef, name: str) -> str:
+        if ref.kind != "input" or self.diagram.labels is None:
             return name
-        label = self.diagram.labels[key[2]]
+        label = self.diagram.labels[ref.vertex]
         if label is None:
             return name
         base = name.split("[")[0]
         if self.index_values is not None:
             return f"{base}[{self.index_values[label]}]"
-        return f"{base}[{INDEX_NAMES[label % len(INDEX_NAMES)]}]"
+        return f"{base}[{index_name(label)}]"
 
     @cached_property
     def operand_names(self) -> tuple[str, ...]:
         """Operand names with family members resolved where index values are known."""
         spec = self.einsum
-        return tuple(self._operand_name(k, n) for k, n in zip(spec.keys, spec.operands))
+        return tuple(self._operand_name(k, n) for k, n in zip(spec.refs, spec.operands))
 
     @cached_property
     def latex(self) -> str:
         """Index-notation LaTeX, e.g. X^{ab} X^{bc} with repeated indices summed."""
         spec = self.einsum
         lhs, out = spec.subscripts.split("->")
-        names = {"delta": r"\delta", "eta": r"\eta", "omega": r"\Omega", "inv_form": r"(\Omega^{-1})",
+        group = self.signature.group
+        _, form_tex, _, inverse_tex = group.symbols
+        names = {group.form_name: form_tex, group.inverse_name: f"({inverse_tex})" if "^" in inverse_tex else inverse_tex,
                  "epsilon": r"\varepsilon"}
         parts = []
         for sub, name in zip(lhs.split(","), self.operand_names):
@@ -159,7 +161,7 @@ class Term:
                 label = None if d.labels is None else d.labels[vi]
                 index = None
                 if label is not None:
-                    index = self.index_values[label] if self.index_values is not None else INDEX_NAMES[label % 18]
+                    index = self.index_values[label] if self.index_values is not None else index_name(label)
                 g.add_node(node(vi), kind="input", input=sig.inputs[v.input].name, copy=v.copy,
                            order=v.nlegs, index=index)
         form = sig.group.form_name
