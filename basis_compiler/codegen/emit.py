@@ -1,244 +1,374 @@
-"""Emit a standalone PyTorch module (imports torch only) from planned terms.
+"""Print the IR of one module (lower.ModuleIR) as a standalone PyTorch source file.
 
-The source is deterministic: the same signature, degree, kind and GENERATOR_VERSION give the
-same bytes, and the header carries a hash of the body so --check can name a stale file.
+The only place source text is made. Every identifier comes from a Namespace seeded with the
+user's input names, so generated names never collide with them; the runtime helpers a module
+calls are copied from codegen/runtime.py (their source, renamed to the module's names). The
+output is deterministic: the same signature, degree, kind and GENERATOR_VERSION give the same
+bytes, and the header carries a hash of the body so --check can name a stale file.
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
-from itertools import permutations
+import inspect
+from dataclasses import dataclass
 
-from ..symbolic.canonical import perm_sign
-from .kinds import CompiledKind
+import numpy as np
+
+from ..inspect.formulas import formula
 from ..symbolic.evaluate import levi_civita
-from .planning import PLAN_BATCH, TermPlan
+from ..symbolic.signature import Signature
+from . import ir, runtime
+from .kinds import compile_kind
+from .lower import ModuleIR, check_sizes, lower
+from .namespace import Namespace, check_input_names
+from .planning import plan_module
 
-GENERATOR_VERSION = "1"
-
-_HELPERS = '''
-
-def _eta(x, sign, axis):
-    """x with the metric's signs applied along one axis (eta contraction as an index identification)."""
-    shape = [1] * x.dim()
-    shape[axis] = -1
-    return x * sign.view(shape)
-
-
-def _omega(x, axis):
-    """Omega applied along one axis: a signed swap of the two halves, no matrix product."""
-    h = x.shape[axis] // 2
-    return torch.cat((x.narrow(axis, h, h), -x.narrow(axis, 0, h)), dim=axis)
+GENERATOR_VERSION = "2"
+API_ATTRIBUTES = ("weight", "in_channels", "out_channels")
+"""Attributes of a polynomial layer that are part of its API, never renamed."""
+CLASS_NAMES = {"polynomial": "PolynomialLayer", "covariant": "CovariantLayer", "invariants": "InvariantFeatures"}
 
 
-def _eps_contract(columns, free):
-    """Levi-Civita contracted with vectors: det of the columns, or (free = slot) the cofactor
-    vector c_a = det(columns with e_a inserted at that slot). No d**d tensor, so any d works."""
-    m = torch.stack(torch.broadcast_tensors(*columns), dim=-1)
-    if free is None:
-        return torch.linalg.det(m)
-    d = m.shape[-2]
-    spread = m.unsqueeze(-3).expand(*m.shape[:-2], d, d, d - 1)
-    unit = torch.eye(d, dtype=m.dtype, device=m.device).expand(*m.shape[:-2], d, d).unsqueeze(-1)
-    return torch.linalg.det(torch.cat([spread[..., :free], unit, spread[..., free:]], dim=-1))
+@dataclass(frozen=True)
+class GeneratedModule:
+    """The source of one module and the facts the manifest records (never parsed back from text)."""
+
+    source: str
+    class_name: str
+    n_terms: int
+    count_name: str
+    """'n_coeffs' or 'n_features'."""
+    count: int
+    content_hash: str
 
 
-def _orbit_index(n, m, symmetry, offset, total):
-    """Where each J in [n]^m reads its coefficient, and the size of each orbit.
-
-    symmetry lists (permutation, sign) with term_J = sign * term_(J o perm). Orbits are numbered
-    by their least J in lexicographic order, from `offset`; a J whose orbit maps it to minus its
-    representative reads the negated copy (index + total + 1); a J fixed by a sign -1 relabelling
-    is zero and reads slot `total`, which holds 0.
-    """
-    grid = torch.cartesian_prod(*[torch.arange(n)] * m).reshape(-1, m) if m > 1 else torch.arange(n)[:, None]
-    grid = grid.double()
-    powers = (n ** torch.arange(m - 1, -1, -1)).double()
-    code = grid @ powers
-    best = code.clone()
-    best_sign = torch.ones_like(code)
-    zero = torch.zeros_like(code, dtype=torch.bool)
-    for start in range(0, len(symmetry), 64):
-        chunk = symmetry[start:start + 64]
-        # the code of J o perm is linear in J: one matrix product for a chunk of permutations
-        weights = torch.zeros(m, len(chunk), dtype=torch.float64)
-        for k, (perm, _) in enumerate(chunk):
-            for i, j in enumerate(perm):
-                weights[j, k] += powers[i]
-        images = grid @ weights
-        signs = torch.tensor([float(sign) for _, sign in chunk], dtype=torch.float64)
-        zero |= ((images == code[:, None]) & (signs < 0)).any(1)
-        low, arg = images.min(1)
-        better = low < best
-        best = torch.where(better, low, best)
-        best_sign = torch.where(better, signs[arg], best_sign)
-    reps, orbit, size = torch.unique(best[~zero], return_inverse=True, return_counts=True)
-    index = torch.full(code.shape, total, dtype=torch.long)
-    index[~zero] = orbit + offset + torch.where(best_sign[~zero] < 0, total + 1, 0)
-    return index, size, len(reps)
-'''
+def generate_module(signature: Signature, degree, kind: str, name: str) -> GeneratedModule:
+    """Select the terms, plan, lower to the IR and print one module."""
+    check_input_names(signature)
+    compiled = compile_kind(signature, degree, kind)
+    check_sizes(compiled)
+    return _Printer(lower(compiled, plan_module(compiled), signature), name).module()
 
 
-def _einsum_call(subs_in: list[str], batch_in: list[bool], out: str, out_batch: bool, args: list[str]) -> str:
-    lhs = ",".join(("..." if b else "") + s for s, b in zip(subs_in, batch_in))
-    rhs = ("..." if out_batch else "") + out
-    return f'torch.einsum("{lhs}->{rhs}", {", ".join(args)})'
+def generate_source(signature: Signature | str, degree, kind: str, name: str) -> str:
+    """The full source of one generated module (deterministic)."""
+    return generate_module(Signature.parse(signature), degree, kind, name).source
 
 
-class _Program:
-    """Emits forward-pass lines, sharing sub-contractions between terms (common subexpressions)."""
-
-    def __init__(self):
-        self.lines: list[str] = []
-        self.cache: dict[tuple, str] = {}
-        self.count = 0
-
-    def new(self, prefix: str = "t") -> str:
-        self.count += 1
-        return f"{prefix}{self.count}"
-
-    def value(self, key: tuple, expr: str) -> str:
-        if key not in self.cache:
-            var = self.new()
-            self.lines.append(f"{var} = {expr}")
-            self.cache[key] = var
-        return self.cache[key]
+def degree_text(degree) -> str:
+    """A degree as the command line takes it: 3 or 1,1."""
+    return ",".join(map(str, degree)) if isinstance(degree, tuple) else str(degree)
 
 
-def _canonical_step(subs: list[str], out: str) -> str:
-    """Einsum text with letters renamed by first appearance (so equal steps compare equal)."""
-    names: dict[str, str] = {}
-    for c in "".join(subs) + out:
-        names.setdefault(c, chr(ord("a") + len(names)))
-    return ",".join("".join(names[c] for c in s) for s in subs) + "->" + "".join(names[c] for c in out)
+_HELPER_USE = {ir.FormSigns: runtime.eta, ir.HalfSwap: runtime.omega, ir.Determinant: runtime.eps_contract,
+               ir.CheckInput: runtime.check, ir.CheckCoefficients: runtime.check_coeffs}
 
 
-def emit_term(prog: _Program, plan: TermPlan, operand_vars: list[tuple[str, tuple]]) -> tuple[str, str, bool]:
-    """Lines computing one term's contraction; returns (variable, its letters, has batch)."""
-    ops = []
-    for op, (var, key) in zip(plan.operands, operand_vars):
-        for form, axis in op.transforms:
-            expr = f"_eta({var}, self.eta_sign.to(dtype), {axis})" if form == "eta" else f"_omega({var}, {axis})"
-            key = (form, axis, key)
-            var = prog.value(key, expr)
-        ops.append([var, op.letters, op.batch, key])
-    remaining_out = plan.output
-    if len(ops) == 1:
-        var, letters, batch, key = ops[0]
-        if letters == remaining_out:
-            return var, letters, batch
-        step = _canonical_step([letters], remaining_out)
-        var = prog.value(("step", step, batch, key), _einsum_call([letters], [batch], remaining_out, batch, [var]))
-        return var, remaining_out, batch
-    for n_step, step in enumerate(plan.path):
-        rest = [o for k, o in enumerate(ops) if k not in step]
-        if n_step == len(plan.path) - 1:
-            res = remaining_out
+class _Printer:
+    def __init__(self, m: ModuleIR, name: str):
+        self.m, self.name = m, name
+        self.kind = m.compiled.kind
+        self.nodes = m.graph.hoisted(m.graph.live(m.result))
+        inputs = [s.name for s in m.compiled.signature.inputs]
+        self.inputs = set(inputs)
+        # forward's locals (and the names of module-level helpers), attributes, __init__'s locals
+        self.ns, self.attrs, self.init_ns = Namespace(inputs), Namespace(inputs), Namespace(inputs)
+        self.self_ = "self"  # an input named self is refused (namespace.check_input_names)
+        self.torch = "torch" if "torch" not in self.inputs else self.ns.create("torch")
+        self.helpers = {fn: self.ns.create("_" + fn.__name__) for fn in runtime.HELPERS}
+        self.coeffs = self.ns.create("coeffs")
+        for n in ("in_channels", "out_channels"):
+            self.init_ns.reserve(n)
+        # the weight and channel counts are API (state_dict keys, attributes users read): they
+        # keep their names; buffer names are generated (attributes never shadow forward's locals,
+        # but a buffer named like an input would read as that input)
+        self.attr = {key: self.attrs.reserve(key) for key in API_ATTRIBUTES}
+        self.buffers = [b for b in _buffers(self.nodes)]
+        for b in self.buffers:
+            self.attr[b] = self.attrs.create(_buffer_hint(b))
+        self.names: dict[ir.Value, str] = {}
+        self.init_locals: dict[str, str] = {}
+
+    # -- the file ------------------------------------------------------------------------------
+
+    def module(self) -> GeneratedModule:
+        forward = self.forward()
+        init = self.init()
+        needed = {_HELPER_USE[type(node)] for _, node in self.nodes if type(node) in _HELPER_USE}
+        if any(isinstance(b, ir.OrbitBuffer) for b in self.buffers):
+            needed.add(runtime.orbit_index)
+        used = [fn for fn in runtime.HELPERS if fn in needed]
+        c = self.m.compiled
+        cls = CLASS_NAMES[self.kind]
+        count_name = "n_features" if self.kind == "invariants" else "n_coeffs"
+        params = [self.coeffs] if self.kind == "covariant" else []
+        kwargs = [s.name for s in c.signature.inputs]
+        args = ", ".join([self.self_] + params + (["*"] + kwargs if kwargs else []))
+        init_args = "self, in_channels=None, out_channels=None" if self.kind == "polynomial" else "self"
+        lines = ['"""Generated by basis_compiler: see the class docstring. Imports torch only."""', "", "import torch"]
+        if self.torch != "torch":
+            lines.append(f"import torch as {self.torch}  # an input is named torch")
+        for fn in used:
+            src = inspect.getsource(fn).replace(f"def {fn.__name__}(", f"def {self.helpers[fn]}(", 1)
+            lines += ["", "", src.rstrip("\n")]
+        lines += ["", "", f"class {cls}(torch.nn.Module):", _indent(self.docstring(), 4), "",
+                  f"    signature = {str(self.m.requested)!r}", f"    degree = {c.degree!r}", f"    kind = {self.kind!r}",
+                  f"    n_terms = {len(c.terms)}", f"    {count_name} = {self.m.count}", "",
+                  f"    def __init__({init_args}):", _indent("\n".join(init), 8), "",
+                  f"    def forward({args}):", _indent("\n".join(forward), 8), ""]
+        body = "\n".join(lines)
+        digest = hashlib.sha256(body.encode()).hexdigest()[:16]
+        return GeneratedModule(self.header(digest) + body, cls, len(c.terms), count_name, self.m.count, digest)
+
+    def header(self, digest: str) -> str:
+        c, sig = self.m.compiled, self.m.requested
+        command = (f"basis-compiler generate {str(sig)!r} --degree {degree_text(c.degree)} "
+                   f"--kind {self.kind} --name {self.name}")
+        lines = [f"# DO NOT EDIT: generated by basis_compiler (generator version {GENERATOR_VERSION}).",
+                 f"# signature: {sig}", f"# degree: {c.degree}", f"# kind: {self.kind}"]
+        if self.kind == "invariants":
+            lines.append(f"# output: scalar invariant features (n_features = {self.m.count}), not the type {sig.output}")
+        lines += [f"# terms: {len(c.terms)}", f"# content-hash: {digest}", f"# regenerate: {command}"]
+        return "\n".join(lines) + "\n"
+
+    def docstring(self) -> str:
+        c = self.m.compiled
+        what = {
+            "polynomial": "out = sum_b w_b * term_b(inputs); weight has shape (out_channels, in_channels, n_coeffs).",
+            "covariant": "out = sum over terms of contraction(Q_term, inputs); coeffs has shape (*batch, n_coeffs).",
+            "invariants": "features of shape (*batch, n_features): each scalar invariant at every index tuple J.",
+        }[self.kind]
+        lines = [f"{self.kind.capitalize()} module for {self.m.requested}, degree {c.degree}.", "", what]
+        if c.signature.inputs:
+            lines.append("Inputs are keyword arguments by signature name, batch axes first.")
         else:
-            keep = set("".join(o[1] for o in rest) + remaining_out)
-            res = "".join(dict.fromkeys(c for k in step for c in ops[k][1] if c in keep))
-        if len(step) == 1:
-            (a,) = [ops[k] for k in step]
-            key = ("step", _canonical_step([a[1]], res), a[2], a[3])
-            var = prog.value(key, _einsum_call([a[1]], [a[2]], res, a[2], [a[0]]))
-            ops = rest + [[var, res, a[2], key]]
-            continue
-        a, b = (ops[k] for k in step)
-        batch = a[2] or b[2]
-        if n_step != len(plan.path) - 1:
-            # torch.einsum lays the result out in this order: keep the larger operand's axes
-            # first, in its own order, so the product needs no transposed copy
-            big, small = (a, b) if _numel(a, plan.sizes) >= _numel(b, plan.sizes) else (b, a)
-            res = "".join(dict.fromkeys(c for c in big[1] + small[1] if c in res))
-        steps = [(_canonical_step([a[1], b[1]], res), a, b), (_canonical_step([b[1], a[1]], res), b, a)]
-        text, x, y = min(steps, key=lambda s: (s[0], repr(s[1][3]), repr(s[2][3])))
-        key = ("step", text, x[2], y[2], x[3], y[3])
-        var = prog.value(key, _einsum_call([x[1], y[1]], [x[2], y[2]], res, batch, [x[0], y[0]]))
-        ops = rest + [[var, res, batch, key]]
-    var, letters, batch, _ = ops[0]
-    return var, letters, batch
+            lines.append("No inputs: the result is the constant (isotropic) tensor"
+                         + (" for each row of coeffs." if self.kind == "covariant" else ", without batch axes."))
+        if not c.terms:
+            lines.append("The basis is empty: forward returns zeros of the output's shape.")
+        else:
+            noun = "Features" if self.kind == "invariants" else "Coefficients"
+            lines.append(f"{noun} (offset: formula, as `basis-compiler show` prints it):")
+        for off, term, js in zip(self.m.offsets, c.terms, c.orbits):
+            text = formula(term).replace("\\", "\\\\")
+            if js == ((),):
+                lines.append(f"  {off}: {text}")
+            else:
+                lines.append(f"  {off}..{off + len(js) - 1}: {text}, J = {js[0]}..{js[-1]} ({len(js)} orbits)")
+        if any(js != ((),) for js in c.orbits):
+            lines.append("Within a family term, index tuples J run in lexicographic order (least J of each orbit).")
+        return '"""' + "\n".join(lines) + '\n"""'
+
+    # -- __init__ -------------------------------------------------------------------------------
+
+    def init(self) -> list[str]:
+        out = ["super().__init__()"]
+        if self.kind == "polynomial":
+            out += [f"self.{self.attr['in_channels']} = in_channels", f"self.{self.attr['out_channels']} = out_channels"]
+        dflt = "dtype=torch.get_default_dtype()"
+        for b in self.buffers:
+            attr = self.attr[b]
+            if isinstance(b, ir.SignBuffer):
+                out.append(f"self.register_buffer({attr!r}, torch.tensor({list(b.signs)}, {dflt}), persistent=False)")
+            elif isinstance(b, ir.MatrixBuffer):
+                mat = np.array(b.rows)
+                if np.array_equal(mat, np.eye(len(mat))):
+                    value = f"torch.eye({len(mat)})"
+                elif np.array_equal(mat, np.diag(mat.diagonal())):
+                    value = f"torch.diag(torch.tensor({mat.diagonal().tolist()}, {dflt}))"
+                else:
+                    value = f"torch.tensor({mat.tolist()}, {dflt})"
+                out.append(f"self.register_buffer({attr!r}, {value}, persistent=False)")
+            elif isinstance(b, ir.EpsilonBuffer):
+                eps = levi_civita(b.d)
+                nz = [(tuple(int(i) for i in idx), int(eps[idx])) for idx in zip(*eps.nonzero())]
+                e, idx, sign = (self.local(n) for n in ("eps", "idx", "sign"))
+                out += [f"{e} = torch.zeros({(b.d,) * b.d})", f"for {idx}, {sign} in {nz}:", f"    {e}[{idx}] = {sign}",
+                        f"self.register_buffer({attr!r}, {e}, persistent=False)"]
+            elif isinstance(b, ir.ScaleBuffer):
+                s = self.local("scale")
+                out.append(f"{s} = torch.ones({b.total + b.zero_slot}, dtype=torch.float64)")
+                if b.zero_slot:
+                    out.append(f"{s}[{b.total}] = 0")
+                for o in b.orbits:
+                    index, size = self.orbit_lines(o, out)
+                    out.append(f"{s}[{o.offset}:{o.offset + o.count}] = 1.0 / {size}.double()")
+                    out.append(f"self.register_buffer({self.attr[o]!r}, {index}, persistent=False)")
+                out.append(f"self.register_buffer({attr!r}, {s}, persistent=False)  # float64: cast per call")
+            elif isinstance(b, ir.OrbitBuffer) and b.pick:
+                index, _ = self.orbit_lines(b, out)
+                keep, pick = self.local("keep"), self.local("pick")
+                out += [f"{keep} = {index} < {b.count}",
+                        f"{pick} = torch.full(({b.count},), {index}.numel()).scatter_reduce("
+                        f"0, {index}[{keep}], torch.arange({index}.numel())[{keep}], 'amin')",
+                        f"self.register_buffer({attr!r}, {pick}, persistent=False)"]
+        if self.kind == "polynomial":
+            total = self.m.count
+            scale = f" / {total} ** 0.5" if total else ""
+            out.append(f"self.{self.attr['weight']} = torch.nn.Parameter("
+                       f"torch.randn(out_channels or 1, in_channels or 1, {total}){scale})")
+        return out
+
+    def local(self, wanted: str) -> str:
+        """A local of __init__ (the same name each time it is asked for: reused per orbit)."""
+        if wanted not in self.init_locals:
+            self.init_locals[wanted] = self.init_ns.create(wanted)
+        return self.init_locals[wanted]
+
+    def orbit_lines(self, o: ir.OrbitBuffer, out: list[str]) -> tuple[str, str]:
+        index, size, count = (self.local(n) for n in ("index", "size", "count"))
+        out += [f"{index}, {size}, {count} = {self.helpers[runtime.orbit_index]}({o.n}, {o.m}, {list(o.symmetry)}, "
+                f"{o.offset}, {o.total})",
+                f"if {count} != {o.count}:",
+                f"    raise RuntimeError('orbit count of term {o.term} differs from generation time: regenerate')"]
+        return index, size
+
+    # -- forward --------------------------------------------------------------------------------
+
+    def forward(self) -> list[str]:
+        out = []
+        for value, node in self.nodes:
+            if isinstance(node, ir.ATOMS):
+                self.names[value] = self.atom(node)
+                continue
+            expr = self.expr(node)
+            if isinstance(node, ir.STATEMENTS):
+                out.append(expr)
+                continue
+            if isinstance(node, ir.WithChannels):  # the input with its channel axis
+                name = self.ns.create(f"{self.names[node.x]}_c")
+            else:
+                name = self.ns.create(*_local_hint(node, value == self.m.result))
+            self.names[value] = name
+            out.append(f"{name} = {expr}")
+        out.append(f"return {self.names[self.m.result]}")
+        return out
+
+    def atom(self, node) -> str:
+        if isinstance(node, ir.Input):
+            return node.name
+        if isinstance(node, ir.Coefficients):
+            return self.coeffs
+        if isinstance(node, ir.Weight):
+            return f"{self.self_}.{self.attr['weight']}"
+        return f"{self.self_}.{self.attr[node.buffer]}"
+
+    def expr(self, node) -> str:
+        n, S, T, h = self.names, self.self_, self.torch, self.helpers
+        x = n.get(getattr(node, "x", None))
+        if isinstance(node, ir.CheckInput):
+            ch = f"1 if {S}.{self.attr['in_channels']} is not None else 0" if node.channels else "0"
+            return f"{h[runtime.check]}({node.name!r}, {x}, {node.trailing}, {ch})"
+        if isinstance(node, ir.CheckCoefficients):
+            return f"{h[runtime.check_coeffs]}({x}, {node.count})"
+        if isinstance(node, ir.WithChannels):
+            return f"{x} if {S}.{self.attr['in_channels']} is not None else {x}.unsqueeze({x}.dim() - {node.order})"
+        if isinstance(node, ir.DType):
+            return f"{n[node.source]}.dtype" if node.source is not None else f"{T}.get_default_dtype()"
+        if isinstance(node, ir.Cast):
+            return f"{S}.{self.attr[node.buffer]}.to({n[node.dtype]})"
+        if isinstance(node, ir.AppendZero):
+            return f"{T}.cat([{x}, {x}.new_zeros({x}.shape[:-1] + (1,))], -1)"
+        if isinstance(node, ir.Scaled):
+            return f"{x} * {S}.{self.attr[node.scale]}.to({x}.dtype)"
+        if isinstance(node, ir.AppendNegated):
+            return f"{T}.cat([{x}, -{x}], -1)"
+        if isinstance(node, ir.Slot):
+            return f"{x}[..., {node.index}]"
+        if isinstance(node, ir.Gather):
+            dims = ", ".join([str(node.n)] * node.m)
+            return f"{x}.index_select(-1, {S}.{self.attr[node.index]}).view(*{x}.shape[:-1], {dims})"
+        if isinstance(node, ir.FormSigns):
+            return f"{h[runtime.eta]}({x}, {n[node.signs]}, {node.axis})"
+        if isinstance(node, ir.HalfSwap):
+            return f"{h[runtime.omega]}({x}, {node.axis})"
+        if isinstance(node, ir.Broadcast):
+            return f"{x}[..., {', '.join(':' if b else 'None' for b in node.index)}, :]"
+        if isinstance(node, ir.Determinant):
+            return f"{h[runtime.eps_contract]}([{', '.join(n[c] for c in node.columns)}], {node.free})"
+        if isinstance(node, ir.Einsum):
+            return f'{T}.einsum("{node.equation}", {", ".join(n[a] for a in node.args)})'
+        if isinstance(node, ir.Symmetrize):
+            return _symmetrized(x, node.order, node.anti)
+        if isinstance(node, ir.Features):
+            if node.pick is None:
+                return f"{x}.unsqueeze(-1)"
+            return f"{x}.flatten(-{node.m})[..., {S}.{self.attr[node.pick]}]"
+        if isinstance(node, ir.Sum):
+            return " + ".join(n[v] for v in node.values)
+        if isinstance(node, ir.Concat):
+            return f"{T}.cat([{', '.join(n[v] for v in node.values)}], dim=-1)"
+        if isinstance(node, ir.Zeros):
+            tail = ([f"{S}.{self.attr['out_channels']} or 1"] if node.out_channels else []) + [str(k) for k in node.tail]
+            tail = f"({', '.join(tail)},)" if len(tail) == 1 else f"({', '.join(tail)})"
+            if node.like is None:
+                return f"{T}.zeros({tail}, dtype={n[node.dtype]})"
+            like = n[node.like]
+            return f"{like}.new_zeros({like}.shape[:{like}.dim() - {node.drop}] + {tail})"
+        if isinstance(node, ir.DropChannels):
+            return f"{x} if {S}.{self.attr['out_channels']} is not None else {x}.squeeze({x}.dim() - {node.order + 1})"
+        raise TypeError(f"no printer for {type(node).__name__}")
 
 
-def _numel(op, sizes) -> int:
-    n = 1
-    for c in op[1]:
-        n *= sizes.get(c, 1)
-    return n * (PLAN_BATCH if op[2] else 1)
+def _symmetrized(x: str, k: int, anti: bool) -> str:
+    """Mean over permutations of the last k axes (movedim: no builtins, which inputs may shadow)."""
+    from itertools import permutations
+
+    from ..symbolic.canonical import perm_sign
+
+    parts = []
+    for perm in permutations(range(k)):
+        sign = perm_sign(perm) if anti else 1
+        if perm == tuple(range(k)):
+            term = x
+        else:
+            term = f"{x}.movedim({tuple(p - k for p in perm)}, {tuple(j - k for j in range(k))})"
+        parts.append(("- " if sign < 0 else "+ ") + term)
+    body = " ".join(parts)
+    body = body[2:] if body.startswith("+ ") else body
+    return f"({body}) / {len(parts)}"
 
 
-def symmetrization_terms(order: int, anti: bool) -> list[tuple[tuple[int, ...], int]]:
-    """(axis permutation, sign) pairs of the output's (anti)symmetrizer."""
-    return [(p, perm_sign(p) if anti else 1) for p in permutations(range(order))]
+def _buffers(nodes) -> list:
+    """The buffers the live forward pass uses, in a fixed order (forms, epsilon, coefficient maps)."""
+    found = []
+    for _, node in nodes:
+        for v in vars(node).values():
+            if isinstance(v, (ir.MatrixBuffer, ir.SignBuffer, ir.EpsilonBuffer, ir.OrbitBuffer, ir.ScaleBuffer)):
+                found.append(v)
+                if isinstance(v, ir.ScaleBuffer):
+                    found.extend(v.orbits)
+    order = {ir.SignBuffer: 0, ir.MatrixBuffer: 1, ir.EpsilonBuffer: 2, ir.ScaleBuffer: 3, ir.OrbitBuffer: 4}
+    unique = list(dict.fromkeys(found))
+    return sorted(unique, key=lambda b: order[type(b)])
 
 
-def finish_term(prog: _Program, plan: TermPlan, var: str, letters: str, batch: bool, lead: str, out_sym: str) -> str:
-    """Multiply in free output pairs, put axes in output order, (anti)symmetrize."""
-    full = lead + plan.out_letters
-    if plan.pairs:
-        subs, args = [letters], [var]
-        for pu, pv, kind in plan.pairs:
-            subs.append(plan.out_letters[pu] + plan.out_letters[pv])
-            args.append({"delta": "self.eye", "eta": "self.eta_matrix", "omega_inverse": "self.inv_omega"}[kind] + ".to(dtype)")
-        var = prog.new()
-        prog.lines.append(f"{var} = {_einsum_call(subs, [batch] + [False] * len(plan.pairs), full, batch, args)}")
-    elif letters != full:
-        var2 = prog.new()
-        prog.lines.append(f"{var2} = {_einsum_call([letters], [batch], full, batch, [var])}")
-        var = var2
-    if plan.symmetrize:
-        k = len(plan.out_letters)
-        parts = []
-        for perm, sign in symmetrization_terms(k, out_sym == "anti"):
-            moved = ", ".join(f"{var}.dim() - {k - p}" for p in perm)
-            term = var if perm == tuple(range(k)) else f"{var}.permute(*range({var}.dim() - {k}), {moved})"
-            parts.append(("- " if sign < 0 else "+ ") + term)
-        sym = prog.new()
-        body = " ".join(parts)
-        body = body[2:] if body.startswith("+ ") else body
-        prog.lines.append(f"{sym} = ({body}) / {math.factorial(k)}")
-        var = sym
-    return var
+def _buffer_hint(b) -> str:
+    if isinstance(b, ir.SignBuffer):
+        return "form_signs"
+    if isinstance(b, ir.MatrixBuffer):
+        return b.hint
+    if isinstance(b, ir.EpsilonBuffer):
+        return "eps"
+    if isinstance(b, ir.ScaleBuffer):
+        return "scale"
+    return f"{'pick' if b.pick else 'flat'}{b.term}"
 
 
-def header(compiled: CompiledKind, body: str, command: str) -> str:
-    """The DO-NOT-EDIT header with the content hash of the body."""
-    digest = hashlib.sha256(body.encode()).hexdigest()[:16]
-    return (
-        f"# DO NOT EDIT: generated by basis_compiler (generator version {GENERATOR_VERSION}).\n"
-        f"# signature: {compiled.signature}\n"
-        f"# degree: {compiled.degree}\n"
-        f"# kind: {compiled.kind}\n"
-        f"# terms: {len(compiled.terms)}\n"
-        f"# content-hash: {digest}\n"
-        f"# regenerate: {command}\n"
-    )
+def _local_hint(node, is_result: bool) -> tuple[str, bool]:
+    """(wanted name, numbered) for the local a node is assigned to."""
+    if is_result and isinstance(node, (ir.Sum, ir.Concat, ir.Zeros, ir.DropChannels)):
+        return "out", False
+    if isinstance(node, ir.Cast):
+        return _buffer_hint(node.buffer), False
+    fixed = {ir.DType: "dtype", ir.AppendZero: "ext", ir.Scaled: "sext", ir.AppendNegated: "signed",
+             ir.Sum: "total", ir.Zeros: "out"}
+    if type(node) in fixed:
+        return fixed[type(node)], False
+    prefix = {ir.Slot: "q", ir.Gather: "q", ir.Features: "f"}.get(type(node), "t")
+    return prefix, True
 
 
-def constant_buffers(compiled: CompiledKind, plans: list[TermPlan]) -> list[str]:
-    """__init__ lines registering the constants the forward pass uses."""
-    g = compiled.signature.group
-    lines = []
-    used_transforms = {form for p in plans for op in p.operands for form, _ in op.transforms}
-    if any(op.source[0] == "det" and any(eta for _, _, eta in op.source[1]) for p in plans for op in p.operands):
-        used_transforms.add("eta")
-    used_pairs = {kind for p in plans for _, _, kind in p.pairs}
-    if "eta" in used_transforms:
-        lines.append(f"self.register_buffer('eta_sign', torch.tensor({g.form().diagonal().tolist()}, "
-                     "dtype=torch.get_default_dtype()), persistent=False)")
-    if "delta" in used_pairs:
-        lines.append(f"self.register_buffer('eye', torch.eye({g.d}), persistent=False)")
-    if "eta" in used_pairs:
-        lines.append(f"self.register_buffer('eta_matrix', torch.diag(torch.tensor({g.form().diagonal().tolist()}, "
-                     "dtype=torch.get_default_dtype())), persistent=False)")
-    if "omega_inverse" in used_pairs:
-        lines.append(f"self.register_buffer('inv_omega', torch.tensor({g.inverse_form().tolist()}, "
-                     "dtype=torch.get_default_dtype()), persistent=False)")
-    if any(op.source == ("eps",) for p in plans for op in p.operands):
-        eps = levi_civita(g.d)
-        nz = [(tuple(int(i) for i in idx), int(eps[idx])) for idx in zip(*eps.nonzero())]
-        lines.append(f"eps = torch.zeros({(g.d,) * g.d})")
-        lines.append(f"for idx, sign in {nz}:")
-        lines.append("    eps[idx] = sign")
-        lines.append("self.register_buffer('eps', eps, persistent=False)")
-    return lines
+def _indent(text: str, n: int) -> str:
+    return "\n".join((" " * n + line) if line else "" for line in text.splitlines())

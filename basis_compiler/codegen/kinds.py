@@ -14,6 +14,7 @@ from ..symbolic.evaluate import levi_civita, symmetrize_output
 from ..exact.pruning import index_tuples
 from ..symbolic.signature import Signature
 from ..symbolic.terms import Term
+from .ir import DeterminantOperand, EpsilonOperand, InputOperand
 
 KINDS = ("polynomial", "covariant", "invariants")
 
@@ -108,22 +109,22 @@ def _evaluate_plan(term: Term, js, plan, rng) -> np.ndarray:
             x = symmetrize_output(x, spec.type.symmetry, spec.type.order, batch=x.ndim - spec.type.order)
         values[spec.name] = x
     for op in plan.operands:
-        kind = op.source[0]
-        if kind == "input":
-            x = values[op.source[1]]
+        source = op.source
+        if isinstance(source, InputOperand):
+            x = values[source.name]
             if "c" in op.letters:
                 x = x[None]
-        elif kind == "eps":
+        elif isinstance(source, EpsilonOperand):
             x = levi_civita(d).astype(float)
-        elif kind == "det":
-            x = _determinant_numpy(op, values, g)
+        elif isinstance(source, DeterminantOperand):
+            x = _determinant_numpy(source, values, g)
             if "c" in op.letters:
                 x = x[None]
         else:
             x = _spread(term, js, rng)
             if "o" in op.letters:
                 x = x[None, None]
-        for form, axis in op.transforms:
+        for axis in op.form_axes:
             if g.form_is_diagonal:
                 shape = [1] * x.ndim
                 shape[axis] = -1
@@ -136,7 +137,7 @@ def _evaluate_plan(term: Term, js, plan, rng) -> np.ndarray:
     y = oe.contract(",".join(subs) + "->" + out_letters, *arrays)
     lead = out_letters[: len(out_letters) - len([c for c in out_letters if c in plan.out_letters])]
     pair_subs, pair_arrays = [], []
-    for pu, pv, kind in plan.pairs:
+    for pu, pv in plan.pairs:
         pair_subs.append(plan.out_letters[pu] + plan.out_letters[pv])
         pair_arrays.append(g.inverse_form().astype(float))
     full = lead + plan.out_letters
@@ -162,14 +163,14 @@ def _spread(term: Term, js, rng) -> np.ndarray:
 
 
 
-def _determinant_numpy(op, values: dict, group) -> np.ndarray:
-    """numpy twin of the generated _eps_contract: det of vector columns, or a cofactor vector."""
-    _, columns, free = op.source
-    family = "".join(sorted(c for _, c, _ in columns if c))
+def _determinant_numpy(source: DeterminantOperand, values: dict, group) -> np.ndarray:
+    """numpy twin of the generated eps_contract: det of vector columns, or a cofactor vector."""
+    columns, free = source.columns, source.free
+    family = "".join(sorted(c.family_letter for c in columns if c.family_letter))
     cols = []
-    for name, letter, eta in columns:
-        x = values[name] * (group.form().diagonal() if eta else 1)
-        shape = [x.shape[0] if c == letter else 1 for c in family] + [x.shape[-1]]
+    for col in columns:
+        x = values[col.input] * (group.form_signs() if col.form else 1)
+        shape = [x.shape[0] if c == col.family_letter else 1 for c in family] + [x.shape[-1]]
         cols.append(x.reshape(shape))
     m = np.stack(np.broadcast_arrays(*cols), axis=-1)
     if free is None:

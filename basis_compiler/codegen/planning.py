@@ -10,14 +10,18 @@ one batch size is the cheapest at all of them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import opt_einsum as oe
 
 from ..symbolic.diagrams import EPS, OUT
 from ..errors import CodegenError
 from ..symbolic.terms import Term
+from .kinds import needs_symmetrization
+from .ir import CoefficientOperand, Column, DeterminantOperand, EpsilonOperand, InputOperand
 
 PLAN_BATCH = 64
 """Batch size used for planning (any value gives the same plan, see the module docstring)."""
@@ -32,12 +36,12 @@ _FAMILY_LETTERS = "QRSTUVWXYZ"
 class Operand:
     """One tensor entering a term's contraction."""
 
-    source: tuple
-    """What it is: ('input', name), ('coeff', shape_index), ('eps',) or ('det', ...)."""
+    source: InputOperand | CoefficientOperand | EpsilonOperand | DeterminantOperand
+    """What it is (see codegen.ir)."""
     letters: str
     """Index letters in axis order (batch and channel axes excluded)."""
-    transforms: tuple[tuple[str, int], ...] = ()
-    """Signed index swaps applied first: ('eta' | 'omega', negative axis counted from the end)."""
+    form_axes: tuple[int, ...] = ()
+    """Axes (negative, counted from the end) along which the group's form is applied first."""
     batch: bool = True
     """Whether the operand carries the leading batch axes."""
 
@@ -55,8 +59,8 @@ class TermPlan:
     """Letters of all output positions, in position order."""
     path: tuple[tuple[int, int], ...]
     """Pairwise contraction order from opt_einsum (indices into the running operand list)."""
-    pairs: tuple[tuple[int, int, str], ...]
-    """Free output pairs (position, position, the group's inverse_name) multiplied in at the end."""
+    pairs: tuple[tuple[int, int], ...]
+    """Free output pairs (position, position) joined by the group's inverse form at the end."""
     symmetrize: bool
     """Whether the result still needs the output's (anti)symmetrization."""
     flops: int
@@ -85,7 +89,7 @@ def plan_term(term: Term, kind: str, shape_index: int, channels: bool, symmetriz
     used = iter(_LEG_LETTERS)
     out_letters = [next(used) for _ in range(sig.output.order)]
     letter: dict[int, str] = {}
-    transforms: dict[int, list[tuple[str, int]]] = {}
+    form_axes: dict[int, list[int]] = {}
     pairs = []
     for u, v in term.diagram.edges:
         ku, kv = t.is_tensor_leg(u), t.is_tensor_leg(v)
@@ -94,10 +98,10 @@ def plan_term(term: Term, kind: str, shape_index: int, channels: bool, symmetriz
             if not group.form_is_identity:
                 # the form B[u, v] acts on v's tensor: a sign vector (eta) or a signed swap (Omega)
                 vertex = t.vertices[t.leg_vertex[v]]
-                transforms.setdefault(t.leg_vertex[v], []).append((group.form_name, t.leg_slot[v] - vertex.nlegs))
+                form_axes.setdefault(t.leg_vertex[v], []).append(t.leg_slot[v] - vertex.nlegs)
         elif not (ku or kv):
             pu, pv = (t.vertices[t.leg_vertex[x]].input for x in (u, v))
-            pairs.append((pu, pv, group.inverse_name))
+            pairs.append((pu, pv))
         else:
             tensor_leg, out_leg = (u, v) if ku else (v, u)
             letter[tensor_leg] = out_letters[t.vertices[t.leg_vertex[out_leg]].input]
@@ -107,28 +111,28 @@ def plan_term(term: Term, kind: str, shape_index: int, channels: bool, symmetriz
         if vertex.kind == OUT:
             continue
         legs = "".join(letter[leg] for leg in t.vertex_legs[vi])
-        trans = tuple(sorted(transforms.get(vi, [])))
+        trans = tuple(sorted(form_axes.get(vi, [])))
         if vertex.kind == EPS:
-            by_vertex[vi] = Operand(("eps",), legs, trans, batch=False)
+            by_vertex[vi] = Operand(EpsilonOperand(), legs, trans, batch=False)
             continue
         label = None if term.diagram.labels is None else term.diagram.labels[vi]
         prefix = fam[label] if label is not None else ""
-        by_vertex[vi] = Operand(("input", sig.inputs[vertex.input].name), prefix + legs, trans)
+        by_vertex[vi] = Operand(InputOperand(sig.inputs[vertex.input].name), prefix + legs, trans)
     if t.epsilon:
         _epsilon_as_determinant(term, by_vertex, letter, fam)
     operands = list(by_vertex.values())
     j_letters = "".join(fam[lab] for lab in sorted(fam))
-    paired = {p for pu, pv, _ in pairs for p in (pu, pv)}
+    paired = {p for pair in pairs for p in pair}
     result_out = "".join(c for pos, c in enumerate(out_letters) if pos not in paired)
     if kind == "invariants":
         output = j_letters + result_out
     else:
         coeff_letters = ("oc" if channels else "") + j_letters
-        operands.append(Operand(("coeff", shape_index), coeff_letters, (), batch=(kind == "covariant")))
+        operands.append(Operand(CoefficientOperand(shape_index), coeff_letters, (), batch=(kind == "covariant")))
         output = ("o" if channels else "") + result_out
     if channels:
-        operands = [Operand(op.source, "c" + op.letters, op.transforms, op.batch)
-                    if op.source[0] in ("input", "det") else op for op in operands]
+        operands = [Operand(op.source, "c" + op.letters, op.form_axes, op.batch)
+                    if isinstance(op.source, (InputOperand, DeterminantOperand)) else op for op in operands]
     sizes = _sizes(sig, operands, fam, term)
     path, flops, naive = _plan(operands, output, sizes)
     return TermPlan(tuple(operands), output, "".join(out_letters), path, tuple(pairs), symmetrize, flops, naive,
@@ -182,8 +186,8 @@ def _epsilon_as_determinant(term: Term, by_vertex: dict, letter: dict, fam: dict
         vertex = t.vertices[w]
         if vertex.kind == "in" and vertex.nlegs == 1:
             label = None if term.diagram.labels is None else term.diagram.labels[w]
-            columns.append((sig.inputs[vertex.input].name, fam[label] if label is not None else "",
-                            not sig.group.form_is_identity))
+            columns.append(Column(sig.inputs[vertex.input].name, fam[label] if label is not None else "",
+                                  not sig.group.form_is_identity))
             vectors.append(w)
         else:
             free.append(slot)
@@ -194,9 +198,31 @@ def _epsilon_as_determinant(term: Term, by_vertex: dict, letter: dict, fam: dict
                 f"generated modules store epsilon only up to d = {EPSILON_BUFFER_MAX_D}"
             )
         return
-    family = "".join(sorted(c for _, c, _ in columns if c))
+    family = "".join(sorted(c.family_letter for c in columns if c.family_letter))
     free_letter = letter[t.vertex_legs[e][free[0]]] if free else ""
-    trans = (("eta", -1),) if free and ("eta", free[0] - sig.d) in by_vertex[e].transforms else ()
+    # the cofactor vector stands where epsilon's free leg was: it keeps that leg's form
+    trans = (-1,) if free and free[0] - sig.d in by_vertex[e].form_axes else ()
     for w in vectors:
         del by_vertex[w]
-    by_vertex[e] = Operand(("det", tuple(columns), free[0] if free else None), family + free_letter, trans)
+    source = DeterminantOperand(tuple(columns), free[0] if free else None)
+    by_vertex[e] = Operand(source, family + free_letter, trans)
+
+
+def family_size(plan: TermPlan) -> int:
+    """The family size n of a shape's index letters."""
+    fam = [c for op in plan.operands for c in op.letters if c in _FAMILY_LETTERS]
+    return plan.sizes[fam[0]]
+
+
+def plan_module(compiled) -> list[TermPlan]:
+    """One contraction plan per term of a CompiledKind, with the symmetrization decided at
+    generation time (numerically, see kinds.needs_symmetrization)."""
+    rng = np.random.default_rng(0)
+    plans = []
+    channels = compiled.kind == "polynomial"
+    for i, (term, js) in enumerate(zip(compiled.terms, compiled.orbits)):
+        plan = plan_term(term, compiled.kind, i, channels, symmetrize=False)
+        if compiled.kind != "invariants" and needs_symmetrization(term, js, plan, rng):
+            plan = dataclasses.replace(plan, symmetrize=True)
+        plans.append(plan)
+    return plans
