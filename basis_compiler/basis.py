@@ -8,9 +8,9 @@ from itertools import permutations, product
 
 from .symbolic.canonical import canonical_form
 from .symbolic.diagrams import Diagram
-from .symbolic.enumeration import multidegrees, orbit_representatives, raw_matching_count, templates
+from .symbolic.enumeration import multidegree_count, multidegrees, orbit_representatives, raw_matching_count, templates
 from .errors import DegreeError, UnsupportedError
-from .exact.pruning import independent_terms, index_tuples
+from .exact.pruning import check_rank_step_fits, independent_terms, index_tuples
 from .symbolic.signature import Signature
 from .symbolic.terms import Term
 
@@ -75,12 +75,23 @@ class Basis:
         from .inspect.export import draw; return draw(self, path)  # noqa: E702
 
 
+MAX_MULTIDEGREES = 100_000
+"""Most multidegrees a total degree may span (C(degree + inputs, inputs))."""
+
+
 def _check_degree(sig: Signature, degree) -> int | tuple[int, ...]:
     if isinstance(degree, bool) or not isinstance(degree, (int, tuple, list)):
         raise DegreeError(f"degree {degree!r} is neither an int nor a tuple")
     if isinstance(degree, int):
         if degree < 0:
             raise DegreeError(f"degree {degree} is negative")
+        count = multidegree_count(len(sig.inputs), degree)
+        if count > MAX_MULTIDEGREES:
+            raise DegreeError(
+                f"degree {degree if degree < 10**6 else f'~10^{len(str(degree)) - 1}'} spans {count:.3g} "
+                f"multidegrees of {len(sig.inputs)} inputs (limit {MAX_MULTIDEGREES:,}); lower the degree "
+                "or ask for one exact multidegree"
+            )
         return degree
     degree = tuple(degree)
     if len(degree) != len(sig.inputs):
@@ -137,6 +148,8 @@ def _enumerate(sig: Signature, degree, keep) -> Basis:
     for md in multidegrees(sig, degree):
         group: list[Term] = []
         for tmpl in templates(sig, md):
+            if sig.is_concrete:
+                check_rank_step_fits(tmpl)
             reps, n_cand, n_zero = orbit_representatives(tmpl)
             raw += raw_matching_count(tmpl)
             cand += n_cand

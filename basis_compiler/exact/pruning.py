@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from itertools import permutations
 
 import numpy as np
@@ -75,11 +76,42 @@ def _term_values(term: Term, xs: dict, consts: dict, batch: int) -> np.ndarray:
     return y.reshape(batch, d**k if k else 1)
 
 
+MAX_RANK_BYTES = 2 * 2**30
+"""Largest estimated memory of one exact rank step (the term values at the first points)."""
+
+
+def rank_step_bytes(n_terms: int, d: int, order: int) -> int:
+    """Estimated peak memory of the rank step: int64 values of every term at the first batch of
+    points (d**order output entries each), their stacked copy and the float64 residues."""
+    width = d**order
+    batch = -(-n_terms // width) + 2
+    return 3 * 8 * batch * width * n_terms
+
+
+def check_rank_step_fits(template) -> None:
+    """Refuse a template before enumerating it when even one of its terms would not fit the
+    rank step (a huge output tensor d**k where independence is not automatic)."""
+    if not template.epsilon and template.signature.group.independence_is_automatic(template.nlegs):
+        return
+    _check_bytes(template.signature, template.multidegree, 1)
+
+
+def _check_bytes(sig, multidegree, n_terms: int) -> None:
+    need = rank_step_bytes(n_terms, sig.d, sig.output.order)
+    if need > MAX_RANK_BYTES:
+        raise UnsupportedError(
+            f"deciding independence of {n_terms if n_terms > 1 else 'the'} terms of {sig} at multidegree "
+            f"{multidegree} needs about {need / 2**30:.3g} GiB (each term has {sig.d}**{sig.output.order} output "
+            f"entries; limit {MAX_RANK_BYTES / 2**30:.0f} GiB); lower the output order or the degree"
+        )
+
+
 def independent_terms(terms: list[Term], seed: int = 0) -> list[Term]:
     """Greedy maximal independent subset (earlier terms preferred), decided exactly mod p."""
     if independence_is_automatic(terms):
         return list(terms)
     sig = terms[0].signature
+    _check_bytes(sig, terms[0].multidegree, len(terms))
     g = sig.group
     consts = {"form": g.form() % PRIME, "inverse": g.inverse_form() % PRIME}
     if any(t.uses_epsilon for t in terms):
@@ -116,7 +148,7 @@ def index_tuples(term: Term) -> list[tuple[int, ...]]:
     sizes = term.index_sizes
     labels = sorted(sizes)
     dims = [sizes[lab] for lab in labels]
-    total = int(np.prod(dims)) if dims else 1
+    total = math.prod(dims)  # Python ints: n**m can exceed int64
     if total > MAX_INDEX_GRID:
         raise UnsupportedError(
             f"{term!r} has {total} index tuples; lower the degree or the family size (limit {MAX_INDEX_GRID})"

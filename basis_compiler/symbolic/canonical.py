@@ -106,8 +106,16 @@ def _component(diagram: Diagram, vertices: list[int], oriented: bool):
             groups.setdefault(partner_key(leg), []).append(leg)
         result = [() if entry is None else (entry,)]
         for key in sorted(groups):
-            result = [r + p for r in result for p in permutations(groups[key])]
+            result = [r + p for r in result for p in _group_orders(groups[key])]
         return result
+
+    def _group_orders(legs: list[int]) -> list[tuple[int, ...]]:
+        # Legs that meet leaves (one-leg vertices) of one colour: every order gives the same
+        # code, since swapping two such leaves is an automorphism. Its sign is that of one
+        # transposition (all are conjugate), so the identity and one swap decide zero-ness.
+        if len(legs) > 1 and all(t.vertices[t.leg_vertex[partner[leg]]].nlegs == 1 for leg in legs):
+            return [tuple(legs), (legs[1], legs[0], *legs[2:])]
+        return list(permutations(legs))
 
     best = None
     best_signs: set[int] = set()

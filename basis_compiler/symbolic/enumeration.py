@@ -9,19 +9,34 @@ near the number of orbits instead of (m-1)!!; canonical keys then merge what is 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from itertools import product
+import math
 
+from ..errors import UnsupportedError
 from .canonical import CanonicalForm, canonical_form, vertex_colour
-from .diagrams import IN, Diagram, Template
+from .diagrams import IN, OUT, Diagram, Template
 from .signature import Signature
 
 
 def multidegrees(signature: Signature, degree: int | tuple[int, ...]) -> list[tuple[int, ...]]:
-    """Every multidegree of total <= degree (int), or just the given one (tuple)."""
+    """Every multidegree of total <= degree (int), in lexicographic order, or just the given one
+    (tuple). Built entry by entry, so only multidegrees that exist are visited."""
     if isinstance(degree, tuple):
         return [degree]
-    n = len(signature.inputs)
-    return [md for md in product(range(degree + 1), repeat=n) if sum(md) <= degree]
+
+    def rest(n: int, budget: int) -> Iterator[tuple[int, ...]]:
+        if n == 0:
+            yield ()
+            return
+        for a in range(budget + 1):
+            for tail in rest(n - 1, budget - a):
+                yield (a,) + tail
+
+    return list(rest(len(signature.inputs), degree))
+
+
+def multidegree_count(n_inputs: int, degree: int) -> int:
+    """How many multidegrees of total <= degree `n_inputs` inputs have: C(degree + n, n)."""
+    return math.comb(degree + n_inputs, n_inputs)
 
 
 def templates(signature: Signature, md: tuple[int, ...]) -> list[Template]:
@@ -49,6 +64,10 @@ def raw_matchings(t: Template) -> Iterator[tuple[tuple[int, int], ...]]:
     colours = [vertex_colour(probe, vi) for vi in range(len(t.vertices))]
     leg_vertex, leg_slot = t.leg_vertex, t.leg_slot
     sym = [v.symmetry != "none" for v in t.vertices]
+    # A leg pair of one vertex contracted through the form vanishes when the symmetries clash:
+    # an antisymmetric vertex (epsilon included) with a symmetric form, a symmetric one with Omega.
+    clash = "sym" if t.signature.group.form_antisymmetric else "anti"
+    vanishing_loop = [v.symmetry == clash for v in t.vertices]
 
     def next_leg() -> int:
         # Match legs of ordered (non-symmetric) vertices first, touched ones before untouched:
@@ -76,6 +95,8 @@ def raw_matchings(t: Template) -> Iterator[tuple[tuple[int, int], ...]]:
             if q == leg or partner[q] >= 0:
                 continue
             vq = leg_vertex[q]
+            if vq == vl and vanishing_loop[vl]:
+                continue
             if touched[vq] == 0 and vq != vl:
                 key = ("u", colours[vq], "*" if sym[vq] else leg_slot[q])
             elif sym[vq]:
@@ -108,6 +129,10 @@ def family_labels(t: Template) -> tuple[int | None, ...]:
     return tuple(labels)
 
 
+MAX_CANDIDATES = 1_000_000
+"""Most candidate matchings one template may generate before enumeration is refused."""
+
+
 def orbit_representatives(t: Template) -> tuple[list[tuple[Diagram, CanonicalForm]], int, int]:
     """Distinct nonzero terms (shapes, for families) of a template, first representative per key.
 
@@ -121,8 +146,12 @@ def orbit_representatives(t: Template) -> tuple[list[tuple[Diagram, CanonicalFor
     found: dict[tuple, tuple[Diagram, CanonicalForm]] = {}
     zeros: set[tuple] = set()
     count = 0
+    if orbit_count_lower_bound(t) > MAX_CANDIDATES:
+        _refuse(t, orbit_count_lower_bound(t))
     for edges in raw_matchings(t):
         count += 1
+        if count > MAX_CANDIDATES:
+            _refuse(t, count)
         diagram = Diagram(t, edges)
         cf = canonical_form(diagram, oriented)
         if cf.key in found or cf.key in zeros:
@@ -138,6 +167,29 @@ def orbit_representatives(t: Template) -> tuple[list[tuple[Diagram, CanonicalFor
         else:
             found[cf.key] = (diagram, cf)
     return list(found.values()), count, len(zeros)
+
+
+def orbit_count_lower_bound(t: Template) -> int:
+    """At least this many distinct matchings up to the template's symmetries: raw count over the
+    size of the symmetry group (leg orders of symmetric vertices, copies of an input, symmetric
+    output terminals), a cheap test for hopeless enumerations."""
+    sym_size = 1
+    for v in t.vertices:
+        if v.symmetry != "none" and v.kind != OUT:
+            sym_size *= math.factorial(v.nlegs)
+    for a in t.multidegree:
+        sym_size *= math.factorial(a)
+    if t.signature.output.symmetry != "none":
+        sym_size *= math.factorial(t.signature.output.order)
+    return -(-raw_matching_count(t) // sym_size)
+
+
+def _refuse(t: Template, at_least: int) -> None:
+    raise UnsupportedError(
+        f"{t.signature} at multidegree {t.multidegree}: at least {at_least:.3g} candidate diagrams "
+        f"({t.nlegs} legs{', with epsilon' if t.epsilon else ''}; limit {MAX_CANDIDATES:,}); "
+        "lower the degree or the output order"
+    )
 
 
 def raw_matching_count(t: Template) -> int:

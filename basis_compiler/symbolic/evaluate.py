@@ -110,7 +110,9 @@ def levi_civita(d: int) -> np.ndarray:
     """The Levi-Civita symbol as an int64 array of shape (d,)*d."""
     if d > EPSILON_MAX_D:
         raise UnsupportedError(
-            f"materializing the Levi-Civita tensor needs d <= {EPSILON_MAX_D} ({d}**{d} entries at d={d})"
+            f"terms with epsilon are evaluated (and pruned exactly) with the full Levi-Civita tensor, which "
+            f"needs d <= {EPSILON_MAX_D} ({d}**{d} entries at d={d}); lower d, or drop the pseudo types / SO(d) "
+            "that bring epsilon in"
         )
     eps = np.zeros((d,) * d, dtype=np.int64)
     for p in permutations(range(d)):

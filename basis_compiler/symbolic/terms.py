@@ -62,15 +62,22 @@ class Term:
         t = self.diagram.template
         return all(any(t.vertices[v].kind == OUT for v in comp) for comp in self.diagram.components())
 
-    def evaluate(self, inputs: dict) -> np.ndarray:
-        """Slow float64 reference value on concrete inputs (dict by input name, no batch axis)."""
+    def evaluate(self, inputs: dict):
+        """Slow float64 reference value on concrete inputs (dict by input name, no batch axis).
+
+        Returns a numpy array, or a torch tensor (dtype and device of the first torch input)
+        when the inputs are torch tensors."""
         labels = self.diagram.labels
         values = None
         if labels is not None:
             if self.index_values is None:
                 raise DegreeError("a shape over a family needs index values: use term.with_indices((0, 1)).evaluate(inputs)")
             values = dict(enumerate(self.index_values))
-        return reference_value(self.diagram, inputs, values)
+        # torch tensors are recognised by duck typing: this stage never imports torch
+        like = next((x for x in inputs.values() if hasattr(x, "new_tensor")), None)
+        arrays = {k: x.detach().cpu().numpy() if hasattr(x, "new_tensor") else x for k, x in inputs.items()}
+        y = reference_value(self.diagram, arrays, values)
+        return y if like is None else like.new_tensor(y)
 
     @property
     def index_sizes(self) -> dict[int, int | str]:
