@@ -284,10 +284,13 @@ class Concat:
 class Zeros:
     """An empty basis: zeros shaped like `like`'s batch axes (all but its last `drop`) + `tail`."""
 
-    like: Value
+    like: Value | None
+    """None: no input to take batch axes from (the result has none)."""
     drop: int
     tail: tuple[int, ...]
     out_channels: bool
+    """Whether the tail starts with the layer's output channel count."""
+    dtype: Value
 
 
 @dataclass(frozen=True)
