@@ -21,6 +21,21 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _module_cache(tmp_path_factory):
+    """compile_module's cache of generated modules goes to a temporary folder, not ~/.cache."""
+    import os
+
+    folder = tmp_path_factory.mktemp("module_cache")
+    old = os.environ.get("BASIS_COMPILER_CACHE")
+    os.environ["BASIS_COMPILER_CACHE"] = str(folder)
+    yield folder
+    if old is None:
+        del os.environ["BASIS_COMPILER_CACHE"]
+    else:
+        os.environ["BASIS_COMPILER_CACHE"] = old
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
