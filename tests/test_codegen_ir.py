@@ -18,6 +18,10 @@ from basis_compiler.symbolic.evaluate import levi_civita
 from basis_compiler.symbolic.signature import Signature
 
 
+# A hang (say in the exact rank step) fails in a minute, not at the CI timeout (tests/conftest.py).
+pytestmark = pytest.mark.time_limit(60)
+
+
 def _orbit_brute_force(n, m, symmetry):
     """Orbits of [n]^m under the signed relabellings, numbered by least member; zero members."""
     reps, zero = {}, set()

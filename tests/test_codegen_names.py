@@ -17,6 +17,10 @@ from basis_compiler.codegen.store import compile_module, generate_source
 from basis_compiler.errors import SignatureError
 from basis_compiler.testing import random_inputs
 
+
+# A hang (say in the exact rank step) fails in a minute, not at the CI timeout (tests/conftest.py).
+pytestmark = pytest.mark.time_limit(60)
+
 GENERATED = ["t1", "t2", "t3", "q1", "q2", "f1", "ext", "sext", "signed", "total", "out", "out_1", "dtype", "eye",
              "eta", "omega_inverse", "form_signs", "eps", "scale", "flat1", "pick0", "index", "size", "count", "keep",
              "pick", "idx", "sign", "x_c", "coeffs", "coeffs_1", "weight", "in_channels", "out_channels", "forward"]

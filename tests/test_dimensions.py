@@ -14,6 +14,10 @@ from basis_compiler import Signature, enumerate_basis
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import independent_dimension as ind  # noqa: E402
 
+
+# A hang (say in the exact rank step) fails in a minute, not at the CI timeout (tests/conftest.py).
+pytestmark = pytest.mark.time_limit(60)
+
 GRID = [
     # (signature, multidegree)
     ("O(2): u:1, v:1, w:1 -> 2", (2, 2, 2)),

@@ -12,6 +12,10 @@ from basis_compiler.symbolic.signature import Signature
 from basis_compiler.testing import random_inputs
 
 
+# A hang (say in the exact rank step) fails in a minute, not at the CI timeout (tests/conftest.py).
+pytestmark = pytest.mark.time_limit(60)
+
+
 @pytest.mark.parametrize(
     "signature, degree, expected",
     [

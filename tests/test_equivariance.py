@@ -5,6 +5,10 @@ import pytest
 from basis_compiler import enumerate_basis
 from basis_compiler.testing import assert_equivariant
 
+
+# A hang (say in the exact rank step) fails in a minute, not at the CI timeout (tests/conftest.py).
+pytestmark = pytest.mark.time_limit(60)
+
 CORPUS = [
     ("O(3): v:1, X:2s -> 2s", 3),
     ("O(3): E:1, B:1p -> 2s", 2),

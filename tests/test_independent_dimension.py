@@ -16,6 +16,10 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import independent_dimension as ind  # noqa: E402
 
+
+# A hang (say in the exact rank step) fails in a minute, not at the CI timeout (tests/conftest.py).
+pytestmark = pytest.mark.time_limit(60)
+
 equivariant_dimension = ind.equivariant_dimension
 isotropic_dimension = ind.isotropic_dimension
 

@@ -28,6 +28,10 @@ from basis_compiler.inspect.export import (
 from basis_compiler.symbolic.terms import INDEX_NAMES
 from basis_compiler.testing import random_inputs
 
+
+# A hang (say in the exact rank step) fails in a minute, not at the CI timeout (tests/conftest.py).
+pytestmark = pytest.mark.time_limit(60)
+
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -13,6 +13,10 @@ from basis_compiler import BasisCompilerError, DegreeError, Signature, enumerate
 from basis_compiler.symbolic.enumeration import multidegree_count, multidegrees
 
 
+# A hang (say in the exact rank step) fails in a minute, not at the CI timeout (tests/conftest.py).
+pytestmark = pytest.mark.time_limit(60)
+
+
 @pytest.mark.parametrize(
     "signature, degree, words",
     [
