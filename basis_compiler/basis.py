@@ -11,7 +11,7 @@ from .symbolic.diagrams import Diagram
 from .symbolic.enumeration import multidegree_count, multidegrees, orbit_representatives, raw_matching_count, templates
 from .errors import DegreeError, UnsupportedError
 from .exact.pruning import check_rank_step_fits, independent_terms, index_tuples
-from .symbolic.signature import Signature
+from .symbolic.signature import InputSpec, Signature
 from .symbolic.terms import Term
 
 MAX_CONCRETE_TERMS = 200_000
@@ -190,13 +190,13 @@ def enumerate_basis(signature: Signature | str, degree: int | tuple[int, ...]) -
 def covariant_basis(signature: Signature | str, degree: int | tuple[int, ...]) -> Basis:
     """Generators of the learned layer (MATH.md section 4): diagrams whose every connected
     component touches an output leg; families stay shapes over J (never expanded or pruned)."""
-    sig = _symbolic(Signature.parse(signature))
+    sig = symbolic_families(Signature.parse(signature))
     return _enumerate(sig, degree, lambda diagram: Term(diagram).is_covariant)
 
 
 def invariant_features(signature: Signature | str, degree: int | tuple[int, ...]) -> Basis:
     """Connected diagrams with no output leg (Gram entries, traces, v^T X w, ...), as shapes."""
-    sig = _symbolic(Signature.parse(signature))
+    sig = symbolic_families(Signature.parse(signature))
     scalar = Signature(sig.group, sig.inputs, type(sig.output)(0))
 
     def connected(diagram: Diagram) -> bool:
@@ -205,10 +205,8 @@ def invariant_features(signature: Signature | str, degree: int | tuple[int, ...]
     return _enumerate(scalar, degree, connected)
 
 
-def _symbolic(sig: Signature) -> Signature:
+def symbolic_families(sig: Signature) -> Signature:
     """Families as symbols, so generators stay shapes over J (their sizes matter only at run time)."""
-    from .symbolic.signature import InputSpec
-
     inputs = tuple(InputSpec(s.name, s.type, "n" if s.is_family else None) if s.is_family else s
                    for s in sig.inputs)
     return Signature(sig.group, inputs, sig.output)

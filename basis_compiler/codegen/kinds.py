@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 import opt_einsum as oe
 
-from ..basis import covariant_basis, enumerate_basis, invariant_features
+from ..basis import covariant_basis, enumerate_basis, invariant_features, symbolic_families
 from ..errors import CodegenError
 from ..symbolic.evaluate import levi_civita, symmetrize_output
 from ..exact.pruning import index_tuples
@@ -53,9 +53,7 @@ def compile_kind(signature: Signature | str, degree, kind: str) -> CompiledKind:
         basis = invariant_features(sig, degree)
     elif any(s.is_family for s in sig.inputs):
         # learned weights over every index tuple: the shapes, unexpanded (see README)
-        from ..basis import _symbolic
-
-        basis = enumerate_basis(_symbolic(sig), degree)
+        basis = enumerate_basis(symbolic_families(sig), degree)
     else:
         basis = enumerate_basis(sig, degree)
     terms, orbits = [], []

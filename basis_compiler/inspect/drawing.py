@@ -10,7 +10,7 @@ import sympy
 
 from ..errors import OutputError
 from ..files import check_writable, write_atomic
-from .formulas import _slot_matters, summary_line, term_formula, term_kind
+from .formulas import slot_matters, summary_line, term_formula, term_kind
 
 MAX_DRAW_TERMS = 120
 """Largest basis `draw` puts on one page."""
@@ -185,7 +185,7 @@ def _draw_term(ax, term, i: int, points_per_unit: float) -> None:
                         [Path.MOVETO, Path.CURVE4, Path.CURVE4, Path.CURVE4])
             ax.add_patch(FancyArrowPatch(path=path, arrowstyle=style, mutation_scale=9, color=colour, lw=1.3,
                                          clip_on=False))
-            if _slot_matters(term, g, a):
+            if slot_matters(term, g, a):
                 for slot, side in ((sa, -1), (sb, 1)):
                     x, y = at(rn + 0.1, ang + side * 1.1)
                     ax.text(x, y, str(slot), fontsize=6, color="#c1121f", ha="center", va="center", clip_on=False)
@@ -203,7 +203,7 @@ def _draw_term(ax, term, i: int, points_per_unit: float) -> None:
         length = math.hypot(pb[0] - pa[0], pb[1] - pa[1]) * (1 + abs(rad))
         near = min(0.45, 0.3 / max(length, 1e-9))  # a fixed distance from the node, outside its disc
         for node, slot, t in ((a, sa, near), (b, sb, 1 - near)):
-            if _slot_matters(term, g, node):
+            if slot_matters(term, g, node):
                 x = (1 - t) ** 2 * pa[0] + 2 * (1 - t) * t * cx + t * t * pb[0]
                 y = (1 - t) ** 2 * pa[1] + 2 * (1 - t) * t * cy + t * t * pb[1]
                 ax.text(x, y, str(slot), fontsize=6, color="#c1121f", ha="center", va="center",

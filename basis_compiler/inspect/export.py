@@ -11,7 +11,7 @@ import networkx as nx
 from .drawing import MAX_DRAW_TERMS, check_drawable, draw, figure, grid_shape, png_size  # noqa: F401
 from ..errors import OutputError
 from ..files import check_writable, write_atomic, write_text  # noqa: F401
-from .formulas import _slot_matters, formula, formula_latex, summary_line, term_formula, term_kind  # noqa: F401
+from .formulas import slot_matters, formula, formula_latex, summary_line, term_formula, term_kind  # noqa: F401
 
 FORMATS = ("table", "json", "dot", "latex")
 """Text formats of `basis-compiler show --format`."""
@@ -151,7 +151,7 @@ def to_dot(basis) -> str:
             if data["kind"] == "identity":
                 attrs.append('color="#777777"')
             for node, slot, key in ((a, sa, "taillabel"), (b, sb, "headlabel")):
-                if _slot_matters(term, g, node):
+                if slot_matters(term, g, node):
                     attrs.append(f'{key}="{slot}"')
             lines.append(f"    {ids[a]} -> {ids[b]} [{', '.join(attrs)}];")
         lines.append("  }")

@@ -483,7 +483,7 @@ def summary_line(basis) -> str:
     )
 
 
-def _slot_matters(term, g, node) -> bool:
+def slot_matters(term, g, node) -> bool:
     data = g.nodes[node]
     if data["kind"] == "epsilon":
         return True
