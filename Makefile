@@ -5,15 +5,23 @@ BIN := $(VENV)/bin
 # CPU machines: the pinned CPU wheel. GPU users: make TORCH_SPEC='torch>=2.4' test
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
+# The torch request in force; rewritten only when it changes, so a new TORCH_SPEC reinstalls.
+SPEC := $(VENV)/.torch-spec
 
-.PHONY: install demo test check bench clean
+.PHONY: install demo test check bench clean FORCE
 
-$(STAMP): pyproject.toml
+$(SPEC): FORCE
+	@mkdir -p $(VENV)
+	@echo '$(TORCH_SPEC)' | cmp -s - $@ || echo '$(TORCH_SPEC)' > $@
+
+$(STAMP): pyproject.toml $(SPEC)
+	@echo "make: creating $(VENV) and installing $(TORCH_SPEC), then basis_compiler with its test extra (about a minute)"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
 	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	@touch $(STAMP)
+	@echo "make: $(VENV) is ready"
 
 install: $(STAMP)
 
