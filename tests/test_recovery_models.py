@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from basis_compiler.errors import DataError
-from basis_compiler.apps.recovery.data import Setting, make_dataset, make_datasets, random_orthogonal
+from basis_compiler.apps.recovery import training
+from basis_compiler.apps.recovery.data import Datasets, Setting, Split, make_dataset, make_datasets, random_orthogonal
 from basis_compiler.apps.recovery.training import METHODS, build_model, evaluate, train
 from basis_compiler.apps.recovery import reference_layers as rl
 from basis_compiler.apps.recovery.models import SVH, BaselineModel, SVHDiag, parameter_count, symmetric_from_upper
@@ -290,3 +291,54 @@ def test_identity_coefficient_cannot_change_the_output(cls):
         changed = model(S)
     torch.testing.assert_close((before * after).sum(-1).abs(), torch.ones(8, dtype=F64))
     assert ((before * changed).sum(-1).abs() < 0.999).any()
+
+
+def test_learning_rate_decays_by_the_factor_each_epoch(monkeypatch):
+    # The paper's recipe: ExponentialLR stepped once per epoch, lr_k = lr * decay^(k-1) in epoch k.
+    used = []  # the rate Adam actually holds at each optimizer step
+
+    class SpyingAdam(torch.optim.Adam):
+        def step(self, closure=None):
+            used.append(self.param_groups[0]["lr"])
+            return super().step(closure)
+
+    monkeypatch.setattr(training, "make_adam", lambda params, lr: SpyingAdam(params, lr=lr))
+    seen = []
+    result = train(build_model("svh_diag", 16, 3), make_datasets(_TINY), lr=1e-2, decay=0.5, max_epochs=4,
+                   patience=10, batch=100, progress=seen.append)
+    intended = [1e-2 * 0.5**k for k in range(4)]
+    assert result.epochs == 4 and result.steps == 12
+    assert [r.lr for r in seen] == pytest.approx(intended, rel=1e-12)
+    assert used == pytest.approx([lr for lr in intended for _ in range(3)], rel=1e-12)  # 300 samples / batch 100
+
+
+class _Mixture(torch.nn.Module):
+    """v̂ = S w / |S w| with one weight vector w: its accuracy has a closed form in w."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.tensor([0.1, 1.0, 0.0]))
+
+    def forward(self, S):
+        v = S @ self.w
+        return v / v.norm(dim=-1, keepdim=True)
+
+
+def test_training_returns_the_best_validation_state_not_the_last():
+    # Training pulls w towards e0 (train v0 = S e0); validation wants (e0 + e1)/sqrt(2). Its
+    # accuracy (w0 + w1)^2 / (2 |w|^2) first rises (w0 grows towards w1) and then falls again.
+    S = torch.linalg.qr(torch.randn(600, 8, 3, generator=torch.Generator().manual_seed(0)))[0].float()
+    both = (S[..., 0] + S[..., 1]) / math.sqrt(2)
+    data = Datasets(Split(S[:300], S[:300, :, 0]), Split(S[300:450], both[300:450]),
+                    Split(S[450:], both[450:]), sigma=torch.eye(8, dtype=F64))
+    model = _Mixture()
+    states = {}
+    result = train(model, data, lr=0.05, decay=1.0, max_epochs=15, patience=100, batch=100,
+                   progress=lambda rec: states.update({rec.epoch: model.w.detach().clone()}))
+    history = result.val_history
+    assert 0 < result.best_epoch < result.epochs  # a case where the last epoch is not the best
+    assert history[-1] > min(history) + 0.05 and result.best_val_loss == min(history)
+    assert history.index(min(history)) == result.best_epoch
+    assert torch.equal(model.w.detach(), states[result.best_epoch])
+    assert evaluate(model, data.val)[0] == pytest.approx(result.best_val_loss, abs=1e-6)
+    assert result.val_acc == pytest.approx(1 - result.best_val_loss, abs=1e-6)
