@@ -188,8 +188,9 @@ def enumerate_basis(signature: Signature | str, degree: int | tuple[int, ...]) -
 
 
 def covariant_basis(signature: Signature | str, degree: int | tuple[int, ...]) -> Basis:
-    """Generators of the learned layer (MATH.md section 4): diagrams whose every connected
-    component touches an output leg; families stay shapes over J (never expanded or pruned)."""
+    """Generators of the learned layer (docs/math.md, "Corollary 1: the universal model"):
+    diagrams whose every connected component touches an output leg; families stay shapes over J
+    (never expanded or pruned)."""
     sig = symbolic_families(Signature.parse(signature))
     return _enumerate(sig, degree, lambda diagram: Term(diagram).is_covariant)
 
