@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from .basis import enumerate_basis
@@ -68,30 +67,38 @@ def _cmd_demo(args) -> int:
 
 
 def _demo_recovery() -> int:
-    """The quick recovery grid in a temporary folder (a fresh run every time), then its table."""
-    import tempfile
-
-    from .apps.recovery.grid import PRESETS, run_grid
-
-    config = PRESETS["quick"]
-    workers = _default_workers()
-    print(f"Planted sparse vector recovery, quick grid: SVH and SVH-Diag use the compiled layers of "
-          f"'O({config.d}): a[{config.n}]:1 -> 2s' ({workers} worker(s); progress on stderr)")
-    print(config.describe())
-    with tempfile.TemporaryDirectory(prefix="basis_compiler_demo_") as tmp:
-        run = run_grid(config, tmp, workers=workers, write_reports=False)
+    """The quick recovery grid in a new folder under recovery_runs/ (a fresh run every time), then its table."""
+    from .apps.recovery.config import PRESETS
+    from .apps.recovery.grid import default_workers, new_run_folder
     from .apps.recovery.report import markdown_table
 
+    config = PRESETS["quick"]
+    workers = default_workers()
+    out = new_run_folder("demo")
+    print(f"Planted sparse vector recovery, quick grid: SVH and SVH-Diag use the compiled layers of "
+          f"'O({config.d}): a[{config.n}]:1 -> 2s' ({workers} worker(s); progress on stderr; results in {out})")
+    print(config.describe(), flush=True)
+    run = _run_or_explain(config, out, workers, "quick", dict(progress=True))
+    if run is None:
+        return 130
     print()
     print(f"Test accuracy mean <v0, v_hat>^2, best per row in bold ({run.seconds:.0f} s):")
     print(markdown_table(config, run.records), end="")
-    print("\n`basis-compiler recover --quick` (or --paper) writes this table as Markdown, CSV and LaTeX, "
-          "with a figure, to benchmarks/results/.")
+    print(f"\nTables (Markdown, CSV, LaTeX) and a figure are in {out}/. The committed reference runs are in "
+          "benchmarks/results/; `basis-compiler recover --paper` runs the paper's grid.")
     return 0
 
 
-def _default_workers() -> int:
-    return max(1, min(os.cpu_count() or 1, 8))
+def _run_or_explain(config, out, workers, mode, options):
+    """run_grid, or None after printing how to resume when interrupted (Ctrl-C)."""
+    from .apps.recovery.grid import run_grid
+
+    try:
+        return run_grid(config, out, workers=workers, **options)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished tasks are saved in {out}; resume with: "
+              f"basis-compiler recover --{mode} --out {out} (and the same options)", file=sys.stderr)
+        return None
 
 
 def _names(text: str) -> tuple[str, ...]:
@@ -114,26 +121,29 @@ _RECOVER_FIELDS = ("samplings", "covariances", "methods", "n", "d", "eps", "n_tr
 
 
 def _cmd_recover(args) -> int:
-    from .apps.recovery.grid import run_grid, preset
+    from .apps.recovery.config import preset
+    from .apps.recovery.grid import check_run_options, default_workers, new_run_folder
+    from .apps.recovery.report import markdown_table
 
     mode = "paper" if args.paper else "quick"
     overrides = {k: getattr(args, k) for k in _RECOVER_FIELDS if getattr(args, k) is not _UNSET}
     config = preset(mode, **overrides)
-    config.validate()  # DataError before any work
-    out = args.out or f"benchmarks/results/recovery_{mode}"
-    workers = args.workers if args.workers is not None else _default_workers()
+    workers = args.workers if args.workers is not None else default_workers()
+    config.validate()  # DataError before any work or folder
+    check_run_options(workers, args.max_tasks)
+    out = args.out or new_run_folder(mode)
     tasks = len(config.tasks())
     print(f"recover --{mode}: {len(config.samplings)} samplings x {len(config.covariances)} covariances x "
           f"{len(config.methods)} methods x {config.trials} trial(s) = {tasks} tasks; {config.describe()}; "
           f"{workers} worker(s); results in {out}", flush=True)
-    run = run_grid(config, out, workers=workers, max_tasks=args.max_tasks, fresh=args.fresh,
-                   progress=not args.no_progress)
-    from .apps.recovery.report import markdown_table
-
+    run = _run_or_explain(config, out, workers, mode, dict(max_tasks=args.max_tasks, fresh=args.fresh,
+                                                           progress=not args.no_progress))
+    if run is None:
+        return 130
     print(f"ran {run.ran} task(s) in {run.seconds:.1f} s, reused {run.reused} from {run.paths['results']}")
     print(markdown_table(config, run.records), end="")
     if run.remaining:
-        print(f"incomplete: {run.remaining} task(s) missing; rerun the same command to resume")
+        print(f"incomplete: {run.remaining} task(s) missing; resume with the same options and --out {out}")
     for kind, path in run.paths.items():
         print(f"wrote {path}" if kind != "results" else f"results {path}")
     return 0
@@ -194,15 +204,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the planted sparse vector recovery grid; write Markdown, CSV, LaTeX tables and a PNG",
         description="Run samplings x covariances x methods x trials of planted sparse vector recovery "
         "(SOS-I, SOS-II, MLP baseline, SVH-Diag, SVH) and write OUT/recovery.{md,csv,tex,png}, "
-        "recovery_trials.csv and results.jsonl. Each finished task is saved at once: rerunning the "
-        "same command resumes. --quick (default) is a reduced grid of a few minutes; --paper is the "
-        "paper's setting (n=100, d=5, eps=0.25, 5000/500/500, samplings AR BG CBG BR with BR's sign "
-        "independent, covariances random diagonal identity). Options override the preset.",
+        "recovery_trials.csv and results.jsonl. Without --out every run starts fresh in a new folder "
+        "recovery_runs/MODE-DATE-TIME under the current directory. Each finished task is saved at "
+        "once: rerunning with the same options and --out resumes (unreadable saved lines are moved to "
+        "results.rejected.jsonl with a message). --quick (default) is a reduced grid of a few minutes; "
+        "--paper is the paper's setting (n=100, d=5, eps=0.25, 5000/500/500, samplings AR BG CBG BR "
+        "with BR's sign independent, covariances random diagonal identity). Options override the preset.",
     )
     mode = rec.add_mutually_exclusive_group()
     mode.add_argument("--quick", action="store_true", help="the reduced grid (default)")
     mode.add_argument("--paper", action="store_true", help="the paper's full grid")
-    rec.add_argument("--out", help="output folder (default benchmarks/results/recovery_quick or recovery_paper)")
+    rec.add_argument("--out", help="output folder; an existing one is resumed (default: a new folder "
+                     "recovery_runs/quick-DATE-TIME or paper-DATE-TIME in the current directory)")
     rec.add_argument("--samplings", type=_names, default=_UNSET, help="comma list of AR, BG, CBG, BR, BR_paper, KS")
     rec.add_argument("--covariances", type=_names, default=_UNSET, help="comma list of random, diagonal, identity")
     rec.add_argument("--methods", type=_names, default=_UNSET, help="comma list of sos1, sos2, baseline, svh_diag, svh")
@@ -217,12 +230,16 @@ def build_parser() -> argparse.ArgumentParser:
                      help="epoch cap, or 'none' to train until early stopping")
     rec.add_argument("--patience", type=int, default=_UNSET, help="early stopping patience in epochs")
     rec.add_argument("--seed", type=int, default=_UNSET, help="base seed (default 0)")
-    rec.add_argument("--workers", type=int, help="parallel processes (default: CPU count); results equal a serial run")
+    rec.add_argument("--workers", type=int, help="parallel processes; results equal a serial run. Default: the "
+                     "CPUs this process may use (affinity mask, cgroup quota) divided by the torch threads per "
+                     "task (1), at least 1")
     rec.add_argument("--max-tasks", dest="max_tasks", type=int, help="stop after this many new tasks (resume later)")
     rec.add_argument("--fresh", action="store_true", help="discard results saved in OUT instead of resuming")
-    rec.add_argument("--no-progress", dest="no_progress", action="store_true", help="no progress bar")
+    rec.add_argument("--no-progress", dest="no_progress", action="store_true",
+                     help="no progress on stderr (by default a bar on a terminal, a plain line every 30 s otherwise)")
     rec.set_defaults(run=_cmd_recover)
-    demo = sub.add_parser("demo", help="the README's main job on a built-in default")
+    demo = sub.add_parser("demo", help="print the paper's basis, then run the quick recovery grid afresh "
+                          "(into a new folder recovery_runs/demo-DATE-TIME)")
     demo.set_defaults(run=_cmd_demo)
     return parser
 

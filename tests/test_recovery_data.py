@@ -2,6 +2,7 @@
 
 import math
 
+import numpy as np
 import pytest
 import torch
 
@@ -13,6 +14,8 @@ from basis_compiler.apps.recovery.data import (
     draw_covariance,
     make_dataset,
     make_datasets,
+    random_orthogonal,
+    sample_noise,
     sample_v0,
 )
 
@@ -186,3 +189,58 @@ def test_make_dataset_validates_before_work():
         make_dataset("BG", "identity", 20, 3, 0.25, 10, 0, sigma=torch.zeros(20, 20))
     with pytest.raises(DataError, match=r"covariance"):
         draw_covariance("spiked", 20, 0)
+
+
+def _assert_haar_orthogonal(q: np.ndarray, what: str) -> None:
+    """Moments of Haar measure on O(d) (d >= 2) for a stack q (num, d, d), with 5-standard-error bounds.
+
+    Every entry has mean 0 and variance 1/d (Q = -Q in law; rows are uniform unit vectors). QR of a
+    Gaussian without the sign fix keeps the variance but biases the diagonal (LAPACK's R has a
+    sign convention) and fixes det Q, so the diagonal means and the det balance catch it.
+    """
+    num, d, _ = q.shape
+    np.testing.assert_allclose(q @ q.transpose(0, 2, 1), np.broadcast_to(np.eye(d), q.shape), atol=1e-10)
+    se = math.sqrt(1 / d / num)
+    diag = np.diagonal(q, axis1=1, axis2=2).mean(axis=0)
+    assert np.abs(diag).max() < 5 * se, (what, diag, se)
+    # E[Q_ij^2] = 1/d; Var[Q_ij^2] = E[Q_ij^4] - 1/d^2 = 3/(d(d+2)) - 1/d^2.
+    se2 = math.sqrt((3 / (d * (d + 2)) - 1 / d**2) / num)
+    assert np.abs((q**2).mean(axis=0) - 1 / d).max() < 5 * se2, what
+
+
+def test_random_orthogonal_is_haar_distributed():
+    num, d = 4000, 4
+    q = random_orthogonal(num, d, torch.Generator().manual_seed(0)).numpy()
+    _assert_haar_orthogonal(q, "random_orthogonal")
+    plus = (np.linalg.det(q) > 0).mean()  # both components of O(d), each with probability 1/2
+    assert abs(plus - 0.5) < 5 * 0.5 / math.sqrt(num), plus
+
+
+@pytest.mark.parametrize("component", [0, 1, None])
+def test_random_group_element_of_o_d_is_haar_distributed(component):
+    from basis_compiler.symbolic.groups import parse_group
+    from basis_compiler.testing import random_group_element
+
+    num, d = 3000, 4
+    rng = np.random.default_rng(1)
+    q = np.stack([random_group_element(parse_group(f"O({d})"), rng, component) for _ in range(num)])
+    # Haar on one component (SO(d), or SO(d) times a reflection) still has E[Q] = 0 for d >= 2.
+    _assert_haar_orthogonal(q, f"O({d}) component {component}")
+    dets = np.linalg.det(q)
+    if component is None:
+        assert abs((dets > 0).mean() - 0.5) < 5 * 0.5 / math.sqrt(num)
+    else:
+        np.testing.assert_allclose(dets, 1.0 if component == 0 else -1.0, atol=1e-10)
+
+
+def test_noise_has_the_requested_covariance():
+    n, num = 6, 40000
+    sigma = draw_covariance("random", n, 3)
+    chol = torch.linalg.cholesky(sigma)
+    x = sample_noise(sigma, num, 2, torch.Generator().manual_seed(4)).reshape(-1, n)
+    cov = x.T @ x / x.shape[0]  # the mean is known to be 0
+    # Standard error of a Gaussian sample covariance entry: sqrt((s_ii s_jj + s_ij^2) / samples).
+    se = ((torch.outer(sigma.diagonal(), sigma.diagonal()) + sigma**2) / x.shape[0]).sqrt()
+    assert ((cov - sigma).abs() / se).max() < 5
+    # L^T L (z L instead of z L^T) is far outside those bounds for this sigma: the check can tell.
+    assert ((chol.T @ chol - sigma).abs() / se).max() > 50

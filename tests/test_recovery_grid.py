@@ -8,15 +8,9 @@ import pytest
 
 from basis_compiler.cli import main
 from basis_compiler.errors import DataError
-from basis_compiler.apps.recovery.grid import (
-    METHOD_LABELS,
-    PRESETS,
-    RESULTS_FILE,
-    SAMPLING_LABELS,
-    GridConfig,
-    derive_seed,
-    run_grid,
-)
+from basis_compiler.apps.recovery.config import METHOD_LABELS, PRESETS, SAMPLING_LABELS, GridConfig, derive_seed
+from basis_compiler.apps.recovery.grid import run_grid
+from basis_compiler.apps.recovery.results import RESULTS_FILE
 from basis_compiler.apps.recovery.report import SUMMARY_COLUMNS, TRIAL_COLUMNS, markdown_table
 
 TINY = GridConfig(
@@ -63,7 +57,8 @@ def test_serial_run_writes_every_output(serial):
         assert int(r["epochs"]) == (0 if r["method"].startswith("sos") else 2)
     png = (out / "recovery.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
-    # SOS-I and SOS-II share the eigenvector (MATH.md 5): equal accuracies up to float32 rounding.
+    # SOS-I and SOS-II share the eigenvector (docs/math.md, "Sparse vector recovery"): equal
+    # accuracies up to float32 rounding.
     by = {(r["sampling"], r["covariance"], r["method"]): float(r["test_accuracy"]) for r in trows}
     for s in TINY.samplings:
         for c in TINY.covariances:
@@ -213,3 +208,112 @@ def test_presets_are_valid_and_paper_is_the_papers_setting():
     assert paper.samplings == ("AR", "BG", "CBG", "BR") and paper.covariances == ("random", "diagonal", "identity")
     assert paper.methods == ("sos1", "sos2", "baseline", "svh_diag", "svh") and paper.trials == 1
     assert paper.max_epochs is None and paper.patience == 20 and paper.batch == 100
+
+
+# SOS methods need no training: four tasks in well under a second.
+SOS = GridConfig(samplings=("BG", "AR"), covariances=("identity",), methods=("sos1", "sos2"),
+                 n=12, d=3, eps=0.25, n_train=40, n_val=20, n_test=20, seed=5)
+SOS_ARGS = ["recover", "--samplings", "BG,AR", "--covariances", "identity", "--methods", "sos1,sos2", "--n", "12",
+            "--d", "3", "--n-train", "40", "--n-val", "20", "--n-test", "20", "--seed", "5", "--no-progress"]
+
+
+def test_default_output_is_a_fresh_folder_never_the_committed_results(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    committed = tmp_path / "benchmarks" / "results" / "recovery_quick"  # a complete reference run
+    assert main(SOS_ARGS + ["--workers", "1", "--out", str(committed)]) == 0
+    reference = {p.name: p.read_bytes() for p in committed.iterdir()}
+    capsys.readouterr()
+    for k in (1, 2):  # every default run runs its tasks, in a folder of its own
+        assert main(SOS_ARGS + ["--workers", "1"]) == 0
+        assert "ran 4 task(s)" in capsys.readouterr().out
+        assert len(list((tmp_path / "recovery_runs").iterdir())) == k
+    assert {p.name: p.read_bytes() for p in committed.iterdir()} == reference
+    first = sorted((tmp_path / "recovery_runs").iterdir())[0]
+    assert first.name.startswith("quick-") and len((first / RESULTS_FILE).read_text().splitlines()) == 4
+    assert main(SOS_ARGS + ["--workers", "1", "--out", str(first)]) == 0  # the same --out resumes
+    assert re.search(r"ran 0 task\(s\) in [\d.]+ s, reused 4", capsys.readouterr().out)
+
+
+def test_ctrl_c_keeps_finished_tasks_and_says_how_to_resume(tmp_path, monkeypatch, capsys):
+    from basis_compiler.apps.recovery import grid
+
+    monkeypatch.chdir(tmp_path)
+    real, calls = grid.run_task, []
+
+    def interrupted_third_task(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(grid, "run_task", interrupted_third_task)
+    assert main(SOS_ARGS + ["--workers", "1"]) == 130
+    [out] = (tmp_path / "recovery_runs").iterdir()
+    hint = capsys.readouterr().err
+    assert f"resume with: basis-compiler recover --quick --out recovery_runs/{out.name}" in hint
+    assert len((out / RESULTS_FILE).read_text().splitlines()) == 2
+    monkeypatch.setattr(grid, "run_task", real)
+    assert main(SOS_ARGS + ["--workers", "1", "--out", str(out)]) == 0
+    assert re.search(r"ran 2 task\(s\) in [\d.]+ s, reused 2", capsys.readouterr().out)
+
+
+def test_demo_runs_afresh_into_a_new_folder_each_time(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(PRESETS, "quick", SOS)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)  # one worker: no process start-up
+    for k in (1, 2):
+        assert main(["demo"]) == 0
+        out = capsys.readouterr().out
+        folders = sorted((tmp_path / "recovery_runs").iterdir())
+        assert len(folders) == k and folders[-1].name.startswith("demo-")
+        assert len((folders[-1] / RESULTS_FILE).read_text().splitlines()) == 4
+        assert (folders[-1] / "recovery.md").exists() and f"recovery_runs/{folders[-1].name}" in out
+        assert "| BG | identity |" in out
+
+
+def test_default_workers_follow_the_cpus_this_process_may_use(tmp_path, monkeypatch, capsys):
+    # os.cpu_count() counts the machine; a process pinned to one CPU must not start two workers.
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0}, raising=False)
+    assert main(SOS_ARGS + ["--out", str(tmp_path), "--max-tasks", "1"]) == 0
+    assert "; 1 worker(s);" in capsys.readouterr().out
+
+
+def test_cpu_quota_and_threads_per_task_set_the_default_workers(tmp_path, monkeypatch):
+    from basis_compiler.apps.recovery.grid import cgroup_cpu_limit, default_workers, usable_cpus
+
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(8)), raising=False)
+    (tmp_path / "v2").mkdir()
+    (tmp_path / "v2" / "cpu.max").write_text("150000 100000\n")
+    assert cgroup_cpu_limit(tmp_path / "v2") == 1.5 and usable_cpus(tmp_path / "v2") == 2
+    (tmp_path / "v2" / "cpu.max").write_text("max 100000\n")
+    assert cgroup_cpu_limit(tmp_path / "v2") is None and usable_cpus(tmp_path / "v2") == 8
+    (tmp_path / "v1" / "cpu").mkdir(parents=True)
+    (tmp_path / "v1" / "cpu" / "cpu.cfs_quota_us").write_text("300000\n")
+    (tmp_path / "v1" / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
+    assert cgroup_cpu_limit(tmp_path / "v1") == 3.0 and usable_cpus(tmp_path / "v1") == 3
+    assert usable_cpus(tmp_path / "none") == 8
+    assert [default_workers(threads, cpus=8) for threads in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+
+
+def test_progress_without_a_terminal_is_a_few_plain_lines(tmp_path, capsys):
+    run_grid(SOS, tmp_path, progress=True, write_reports=False)
+    err = capsys.readouterr().err  # captured: not a terminal, like `make demo > log`
+    assert "\r" not in err and "\x1b" not in err
+    assert re.fullmatch(r"recover: 4/4 tasks done \(\d+ s\)\n", err), err
+
+
+def test_progress_bar_redraws_on_a_terminal():
+    import io
+
+    from basis_compiler.apps.recovery.progress import Progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    stream = Terminal()
+    bar = Progress(3, True, stream=stream)
+    bar.start("BG/identity/svh#0")
+    bar.done("BG/identity/svh#0")
+    bar.close()
+    assert "\r" in stream.getvalue() and "1/3" in stream.getvalue()

@@ -1,4 +1,4 @@
-"""Planted sparse vector data (MATH.md section 5): samplings of v0, noise covariances, bases S."""
+"""Planted sparse vector data (docs/math.md, "Sparse vector recovery"): samplings of v0, noise covariances, bases S."""
 
 from __future__ import annotations
 
@@ -51,7 +51,8 @@ class Datasets(NamedTuple):
     """(n, n) float64 covariance of v1..v_{d-1}."""
 
 
-def _is_int(x) -> bool:
+def is_int(x) -> bool:
+    """True for Python and NumPy integers, False for bool (shared by every parameter check here)."""
     return isinstance(x, numbers.Integral) and not isinstance(x, bool)
 
 
@@ -86,9 +87,9 @@ def _as_sigma(sigma, n: int, name: str = "covariance") -> torch.Tensor:
 def _check_params(sampling, n, d, eps) -> None:
     """Validate the parameters shared by every entry point (d=None: no subspace); DataError names the culprit."""
     _check_sampling(sampling)
-    if not _is_int(n) or n < 1:
+    if not is_int(n) or n < 1:
         raise DataError(f"n must be an int >= 1, got {n!r}")
-    if d is not None and (not _is_int(d) or d < 1):
+    if d is not None and (not is_int(d) or d < 1):
         raise DataError(f"d must be an int >= 1, got {d!r}")
     if d is not None and d >= n:
         raise DataError(f"d must be smaller than n (a proper subspace), got d={d}, n={n}")
@@ -108,7 +109,7 @@ def _check_params(sampling, n, d, eps) -> None:
 def _generator(generator: GeneratorSpec) -> torch.Generator:
     if isinstance(generator, torch.Generator):
         return generator
-    if _is_int(generator):
+    if is_int(generator):
         return torch.Generator().manual_seed(int(generator))
     raise DataError(f"generator must be a torch.Generator or an int seed, got {generator!r}")
 
@@ -150,7 +151,7 @@ def sample_v0(
 ) -> torch.Tensor:
     """Draw (num, n) float64 planted vectors; all-zero draws rejected; unit norm unless normalize=False."""
     _check_params(sampling, n, None, eps)
-    if not _is_int(num) or num < 0:
+    if not is_int(num) or num < 0:
         raise DataError(f"num must be an int >= 0, got {num!r}")
     g = _generator(generator)
     f64 = torch.float64
@@ -220,7 +221,7 @@ def sample_v0(
 def draw_covariance(kind: str, n: int, generator: GeneratorSpec) -> torch.Tensor:
     """An (n, n) float64 covariance: 'random' MᵀM + 1e-5·I, 'diagonal' diag U[0.5,1.5], 'identity' I/n."""
     _check_covariance_name(kind)
-    if not _is_int(n) or n < 1:
+    if not is_int(n) or n < 1:
         raise DataError(f"n must be an int >= 1, got {n!r}")
     g = _generator(generator)
     if kind == "random":
@@ -239,6 +240,16 @@ def random_orthogonal(num: int, d: int, generator: torch.Generator, dtype=torch.
     return q * torch.sign(torch.diagonal(r, dim1=-2, dim2=-1)).unsqueeze(-2)
 
 
+def sample_noise(sigma: torch.Tensor, num: int, count: int, generator: torch.Generator) -> torch.Tensor:
+    """(num, count, n) float64 Gaussian vectors with covariance sigma (n, n), before normalization.
+
+    Rows are z Lᵀ with z standard normal and sigma = L Lᵀ (Cholesky), so Cov = L I Lᵀ = sigma;
+    z L would give Lᵀ L, a different matrix whenever L is not symmetric.
+    """
+    chol = torch.linalg.cholesky(sigma)
+    return torch.randn(num, count, sigma.shape[0], generator=generator, dtype=torch.float64) @ chol.T
+
+
 def make_dataset(
     sampling: str,
     covariance: CovarianceSpec,
@@ -252,7 +263,7 @@ def make_dataset(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return (S, v0): S (num, n, d) = Q of QR(V·O), v0 (num, n); sigma overrides the covariance draw."""
     _check_params(sampling, n, d, eps)
-    if not _is_int(num) or num < 0:
+    if not is_int(num) or num < 0:
         raise DataError(f"num must be an int >= 0, got {num!r}")
     if isinstance(covariance, str):
         _check_covariance_name(covariance)
@@ -265,9 +276,8 @@ def make_dataset(
     g = _generator(generator)
     if sig is None:
         sig = draw_covariance(covariance, n, g)
-    chol = torch.linalg.cholesky(sig)
     v0 = sample_v0(sampling, n, eps, num, g)
-    noise = torch.randn(num, d - 1, n, generator=g, dtype=torch.float64) @ chol.T
+    noise = sample_noise(sig, num, d - 1, g)
     noise = noise / noise.norm(dim=-1, keepdim=True)
     V = torch.cat([v0.unsqueeze(1), noise], dim=1).transpose(1, 2)  # (num, n, d)
     O = random_orthogonal(num, d, g)
@@ -310,9 +320,9 @@ class Setting:
             _as_sigma(self.covariance, self.n)
         for name in ("n_train", "n_val", "n_test"):
             value = getattr(self, name)
-            if not _is_int(value) or value < 1:
+            if not is_int(value) or value < 1:
                 raise DataError(f"{name} must be an int >= 1, got {value!r}")
-        if not _is_int(self.seed) or self.seed < 0:
+        if not is_int(self.seed) or self.seed < 0:
             raise DataError(f"seed must be an int >= 0, got {self.seed!r}")
 
     def _key(self):

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import statistics
 from pathlib import Path
 from typing import NamedTuple
 
-from ...errors import OutputError
-from .grid import METHOD_LABELS, SAMPLING_LABELS, GridConfig
+from ...files import write_atomic, write_text
+from .config import METHOD_LABELS, SAMPLING_LABELS, GridConfig
 
 DIGITS = 3
 """Decimals shown in the Markdown and LaTeX tables."""
@@ -232,24 +231,22 @@ def plot(config: GridConfig, records: list[dict], path: Path) -> None:
     ax.axhline(1 / config.d, color="grey", lw=0.8, ls=":", label="chance 1/d")  # a random unit vector of the subspace
     ax.legend(fontsize=8, ncol=k + 1, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
     fig.tight_layout()
-    tmp = path.with_name(path.name + ".tmp")
     try:
-        fig.savefig(tmp, dpi=120, format="png")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
+        write_atomic(path, lambda fh: fig.savefig(fh, dpi=120, format="png"), parents=True)
     finally:
         plt.close(fig)
 
 
 def write_reports(config: GridConfig, records: list[dict], out: Path) -> dict[str, Path]:
-    """Write every output (atomically) into the folder out; returns paths by kind."""
-    from .grid import _atomic_write
-
+    """Write every output (atomically, recreating a vanished folder) into out; returns paths by kind."""
     paths = {kind: Path(out) / name for kind, name in OUTPUT_NAMES.items()}
-    _atomic_write(paths["markdown"], markdown_report(config, records))
-    _atomic_write(paths["csv"], summary_csv(config, records))
-    _atomic_write(paths["trials_csv"], trials_csv(records))
-    _atomic_write(paths["latex"], latex_table(config, records))
+    texts = {
+        "markdown": markdown_report(config, records),
+        "csv": summary_csv(config, records),
+        "trials_csv": trials_csv(records),
+        "latex": latex_table(config, records),
+    }
+    for kind, text in texts.items():
+        write_text(paths[kind], text, parents=True)
     plot(config, records, paths["figure"])
     return paths
