@@ -8,7 +8,7 @@ from itertools import permutations, product
 
 from .symbolic.canonical import canonical_form
 from .symbolic.diagrams import Diagram
-from .symbolic.enumeration import multidegree_count, multidegrees, orbit_representatives, raw_matching_count, templates
+from .symbolic.enumeration import diagram_orbits, multidegree_count, multidegrees, raw_diagram_count, templates
 from .errors import DegreeError, UnsupportedError
 from .exact.pruning import check_rank_step_fits, independent_terms, index_tuples
 from .symbolic.signature import InputSpec, Signature
@@ -150,8 +150,8 @@ def _enumerate(sig: Signature, degree, keep) -> Basis:
         for tmpl in templates(sig, md):
             if sig.is_concrete:
                 check_rank_step_fits(tmpl)
-            reps, n_cand, n_zero = orbit_representatives(tmpl)
-            raw += raw_matching_count(tmpl)
+            reps, n_cand, n_zero = diagram_orbits(tmpl)
+            raw += raw_diagram_count(tmpl)
             cand += n_cand
             zeros += n_zero
             for diagram, _ in reps:

@@ -9,7 +9,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..symbolic.canonical import perm_sign
-from ..symbolic.evaluate import levi_civita
+from ..symbolic.evaluate import constant_operand, levi_civita
 from ..errors import UnsupportedError
 from .rank import PRIME, contract_mod, independent_columns
 from ..symbolic.terms import Term
@@ -59,7 +59,7 @@ def _term_values(term: Term, xs: dict, consts: dict, batch: int) -> np.ndarray:
             arrays.append(x)
             new_subs.append(b + sub)
         else:
-            arrays.append(consts[ref.kind])
+            arrays.append(constant_operand(ref, consts, term.signature.d))
             new_subs.append(sub)
     d, k = term.signature.d, term.signature.output.order
     if not any(ref.kind == "input" for ref in spec.refs):

@@ -14,6 +14,7 @@ import math
 from ..errors import UnsupportedError
 from .canonical import CanonicalForm, canonical_form, vertex_colour
 from .diagrams import IN, OUT, Diagram, Template
+from .partitions import PartitionDiagram, bell_number, partition_orbits
 from .signature import Signature
 
 
@@ -44,6 +45,9 @@ def templates(signature: Signature, md: tuple[int, ...]) -> list[Template]:
     g = signature.group
     legs = signature.output.order + sum(a * s.type.order for a, s in zip(md, signature.inputs))
     parity = (signature.output.pseudo + sum(a * s.type.pseudo for a, s in zip(md, signature.inputs))) % 2
+    if g.partition_diagrams:
+        # generalized deltas join any number of legs: one template, whatever the parity of legs
+        return [Template(signature, md, False)]
     options = g.epsilon_options(parity)
     out = []
     for eps in options:
@@ -190,6 +194,22 @@ def _refuse(t: Template, at_least: int) -> None:
         f"({t.nlegs} legs{', with epsilon' if t.epsilon else ''}; limit {MAX_CANDIDATES:,}); "
         "lower the degree or the output order"
     )
+
+
+def diagram_orbits(t: Template) -> tuple[list[tuple[Diagram | PartitionDiagram, CanonicalForm]], int, int]:
+    """Distinct nonzero terms of a template with the enumerator its group uses: pairings
+    (orbit_representatives) or set partitions of the legs (S(n), partitions.partition_orbits).
+    Returns (terms, candidates generated, zero keys dropped)."""
+    if t.signature.group.partition_diagrams:
+        return partition_orbits(t)
+    return orbit_representatives(t)
+
+
+def raw_diagram_count(t: Template) -> int:
+    """How many diagrams a naive enumeration visits: (m-1)!! pairings, or Bell(m) set partitions."""
+    if t.signature.group.partition_diagrams:
+        return bell_number(t.nlegs)
+    return raw_matching_count(t)
 
 
 def raw_matching_count(t: Template) -> int:

@@ -22,11 +22,14 @@ class OperandRef(NamedTuple):
     """What one einsum operand of a term is: an input copy, the form, its inverse, or ε."""
 
     kind: str
-    """'input', 'form' (between two tensor legs), 'inverse' (a free output pair) or 'epsilon'."""
+    """'input', 'form' (between two tensor legs), 'inverse' (a free output pair), 'epsilon', or
+    'delta' (S(n): a generalized Kronecker delta on output letters; order 1 is the all-ones vector)."""
     input: int = -1
     """Input index in signature order ('input' only)."""
     vertex: int = -1
     """Vertex index in the diagram's template ('input' only; finds a family copy's label)."""
+    order: int = 0
+    """Number of indices ('delta' only)."""
 
 
 @dataclass(frozen=True)
@@ -38,13 +41,16 @@ class EinsumSpec:
     operands: tuple[str, ...]
     """Readable names: 'x' for an input x, 'a[i]' for a family copy with index variable i, the
     group's form name ('eta', 'omega'), its inverse's name for a free output pair ('delta',
-    'eta', 'omega_inverse') and 'epsilon'."""
+    'eta', 'omega_inverse') and 'epsilon'; for S(n) 'delta' (a generalized delta tying output
+    letters) and 'ones' (the all-ones vector on an output letter that meets no input)."""
     refs: tuple[OperandRef, ...]
     """What each operand is, for evaluation."""
 
 
-def einsum_spec(diagram: Diagram) -> EinsumSpec:
+def einsum_spec(diagram) -> EinsumSpec:
     """The einsum of a diagram; delta contractions become shared letters."""
+    if diagram.template.signature.group.partition_diagrams:
+        return partition_einsum_spec(diagram)
     t = diagram.template
     sig = t.signature
     group = sig.group
@@ -97,6 +103,60 @@ def einsum_spec(diagram: Diagram) -> EinsumSpec:
     )
 
 
+def partition_einsum_spec(diagram) -> EinsumSpec:
+    """The einsum of a partition diagram (S(n)): one letter per block, shared by all its legs, so a
+    letter may sit on several operands and repeat within one (X_ii is 'aa').
+
+    Output letters cannot repeat in an einsum output, so every output position has its own
+    letter; a block with several output legs ties their letters with a 'delta' operand of that
+    order (the tensor legs of the block take the first one), and a block of one output leg and
+    no tensor leg gets the all-ones vector ('ones'). A block of tensor legs only is summed."""
+    t = diagram.template
+    sig = t.signature
+    k = sig.output.order
+    out_letters = [oe.get_symbol(i) for i in range(k)]
+    n_sym = k
+    letter: dict[int, str] = {}
+    extra_ops, extra_refs, extra_subs = [], [], []
+    for block in diagram.blocks:
+        outs = [t.vertices[t.leg_vertex[leg]].input for leg in block if not t.is_tensor_leg(leg)]
+        tensor = [leg for leg in block if t.is_tensor_leg(leg)]
+        if outs:
+            shared = out_letters[outs[0]]
+            if len(outs) > 1 or not tensor:
+                extra_ops.append("delta" if len(outs) > 1 else "ones")
+                extra_refs.append(OperandRef("delta", order=len(outs)))
+                extra_subs.append("".join(out_letters[p] for p in outs))
+        else:
+            shared = oe.get_symbol(n_sym)
+            n_sym += 1
+        for leg in tensor:
+            letter[leg] = shared
+    ops, refs, subs = [], [], []
+    for vi, vertex in enumerate(t.vertices):
+        if vertex.kind == OUT:
+            continue
+        subs.append("".join(letter[leg] for leg in t.vertex_legs[vi]))
+        ops.append(sig.inputs[vertex.input].name)
+        refs.append(OperandRef("input", vertex.input, vi))
+    return EinsumSpec(",".join(subs + extra_subs) + "->" + "".join(out_letters), tuple(ops + extra_ops),
+                      tuple(refs + extra_refs))
+
+
+def generalized_delta(d: int, order: int) -> np.ndarray:
+    """δ_{i1..ik} = 1 when all k indices are equal (int64, shape (d,)*k); order 1 is all ones."""
+    delta = np.zeros((d,) * order, dtype=np.int64)
+    delta[(np.arange(d),) * order] = 1
+    return delta
+
+
+def constant_operand(ref: OperandRef, consts: dict, d: int) -> np.ndarray:
+    """The array of a non-input operand: consts by kind, generalized deltas built by order."""
+    if ref.kind == "delta":
+        return generalized_delta(d, ref.order)
+    return consts[ref.kind]
+
+
 INDEX_NAMES = "ijklmnopqrstuvwxyz"
 """Names of a family term's index variables (label 0 is i, 1 is j, ...)."""
 
@@ -122,7 +182,9 @@ def levi_civita(d: int) -> np.ndarray:
 
 def operand_arrays(diagram: Diagram, spec: EinsumSpec, values, consts) -> list:
     """Arrays for the operands: `values(input, vertex)` gives an input copy, consts the constants by kind."""
-    return [values(ref.input, ref.vertex) if ref.kind == "input" else consts[ref.kind] for ref in spec.refs]
+    d = diagram.template.signature.d
+    return [values(ref.input, ref.vertex) if ref.kind == "input" else constant_operand(ref, consts, d)
+            for ref in spec.refs]
 
 
 def symmetrize_output(y: np.ndarray, symmetry: str, order: int, batch: int = 0) -> np.ndarray:
@@ -162,5 +224,5 @@ def reference_value(diagram: Diagram, inputs: dict, index_values: dict | None = 
     arrays = operand_arrays(diagram, spec, values, consts)
     if not arrays:
         return np.ones(()) if sig.output.order == 0 else np.zeros((sig.d,) * sig.output.order)
-    y = oe.contract(spec.subscripts, *arrays)
+    y = oe.contract(spec.subscripts, *[np.asarray(a, dtype=np.float64) for a in arrays])
     return symmetrize_output(np.asarray(y, dtype=np.float64), sig.output.symmetry, sig.output.order)

@@ -54,6 +54,13 @@ class Group:
     """Whether the form is a diagonal sign matrix (applied in generated code as a sign vector)."""
     symbols: ClassVar[tuple[str, str, str, str]] = ("δ", r"\delta", "δ", r"\delta")
     """How formulas write the form and its inverse: (text, LaTeX, inverse text, inverse LaTeX)."""
+    partition_diagrams: ClassVar[bool] = False
+    """Whether the isotropic tensors are generalized deltas joining any number of legs (S(n)), so
+    terms are set partitions of the legs (symbolic/partitions.py) instead of pairings."""
+    pseudo_refusal: ClassVar[str] = "means nothing under {group}, whose elements all have det 1"
+    """Why the 'p' flag is refused for a family without parity (follows "'p' (pseudo) ")."""
+    supports_families: ClassVar[bool] = True
+    """Whether family inputs (a[n]:1) can be enumerated under this group."""
 
     @property
     def s(self) -> int:
@@ -211,23 +218,61 @@ class Symplectic(Group):
         return _random_symplectic(self.d, rng)
 
 
-FAMILIES: tuple[type[Group], ...] = (Orthogonal, SpecialOrthogonal, IndefiniteOrthogonal, Symplectic)
+@dataclass(frozen=True)
+class Permutation(Group):
+    """S(n) acting on R^n by permuting coordinates: (g x)_i = x_{g^-1(i)}, g a permutation matrix.
+
+    The isotropic tensors are the generalized Kronecker deltas (δ_{i1..ik} = 1 when all indices
+    are equal), so a term joins any number of legs through one delta: terms are set partitions
+    of the legs (partition diagrams, symbolic/partitions.py). d is n. Permutation matrices have
+    det +-1, but sign-twisted (pseudo) types are not supported, and ε never appears."""
+
+    family: ClassVar[str] = "S"
+    text: ClassVar[str] = "S(n)"
+    partition_diagrams: ClassVar[bool] = True
+    pseudo_refusal: ClassVar[str] = (
+        "is not supported under {group}: sign-twisted types of the permutation group are not "
+        "implemented; drop the p flag"
+    )
+    supports_families: ClassVar[bool] = False
+
+    def independence_is_automatic(self, legs: int) -> bool:
+        # Partition diagrams on `legs` legs are linearly independent once n >= legs: each is a
+        # sum of orbit indicators of the partitions it refines into, unitriangular (Jones 1994).
+        return self.d >= legs
+
+    def random_element(self, rng: np.random.Generator, component: int = 0) -> np.ndarray:
+        # One "component" in the sense of component_representatives: a uniform random element
+        # of the whole finite group. g[sigma(j), j] = 1 sends e_j to e_sigma(j).
+        return permutation_matrix(rng.permutation(self.d))
+
+
+def permutation_matrix(sigma) -> np.ndarray:
+    """The float64 matrix g with g[sigma[j], j] = 1, so (g x)[sigma[j]] = x[j]."""
+    n = len(sigma)
+    g = np.zeros((n, n))
+    g[np.asarray(sigma, dtype=np.int64), np.arange(n)] = 1.0
+    return g
+
+
+FAMILIES: tuple[type[Group], ...] = (Orthogonal, SpecialOrthogonal, IndefiniteOrthogonal, Symplectic, Permutation)
 """Every group family parse_group knows."""
 
-_GROUP_RE = re.compile(r"^\s*(SO|Sp|O)\s*\(\s*([^)]*?)\s*\)\s*$")
-GROUP_PREFIX = re.compile(r"^\s*(SO|Sp|O)\s*\([^)]*\)")
+_GROUP_RE = re.compile(r"^\s*(SO|Sp|S|O)\s*\(\s*([^)]*?)\s*\)\s*$")
+GROUP_PREFIX = re.compile(r"^\s*(SO|Sp|S|O)\s*\([^)]*\)")
 """The group part at the start of a signature's text."""
 
 
 def parse_group(text: str) -> Group:
-    """Parse 'O(3)', 'SO(3)', 'O(1,3)' or 'Sp(4)'."""
+    """Parse 'O(3)', 'SO(3)', 'O(1,3)', 'Sp(4)' or 'S(5)'."""
     m = _GROUP_RE.match(text)
     valid = ", ".join(f.text for f in FAMILIES)
     if not m:
         raise SignatureError(f"unknown group {text.strip()!r}; valid groups are {valid}")
     name, args = m.group(1), [a.strip() for a in m.group(2).split(",")]
     if not all(re.fullmatch(r"-?\d+", a) for a in args) or len(args) > 2:
-        raise SignatureError(f"group {text.strip()!r}: dimensions must be integers, e.g. O(3) or O(1,3)")
+        example = "S(5): the permutation group needs a concrete n" if name == "S" else "O(3) or O(1,3)"
+        raise SignatureError(f"group {text.strip()!r}: dimensions must be integers, e.g. {example}")
     nums = [int(a) for a in args]
     if len(nums) == 2:
         if name != "O":
@@ -241,7 +286,7 @@ def parse_group(text: str) -> Group:
         raise SignatureError(f"group {text.strip()!r}: the dimension must be >= 1")
     if name == "Sp" and d % 2:
         raise SignatureError(f"group {text.strip()!r}: Sp(d) needs an even d, e.g. Sp(4)")
-    return {"O": Orthogonal, "SO": SpecialOrthogonal, "Sp": Symplectic}[name](d)
+    return {"O": Orthogonal, "SO": SpecialOrthogonal, "Sp": Symplectic, "S": Permutation}[name](d)
 
 
 def haar_orthogonal(d: int, rng: np.random.Generator, det: int = 1) -> np.ndarray:

@@ -136,7 +136,7 @@ def _parse_type(token: str, group: Group, where: str) -> TensorType:
         raise SignatureError(f"type {token!r} for {where}: symmetry flags need order >= 2, e.g. 2s")
     if "p" in flags and not group.has_parity:
         raise SignatureError(
-            f"type {token!r} for {where}: 'p' (pseudo) means nothing under {group}, whose elements all have det 1"
+            f"type {token!r} for {where}: 'p' (pseudo) {group.pseudo_refusal.format(group=group)}"
         )
     symmetry = "sym" if "s" in flags else "anti" if "a" in flags else "none"
     if flags.replace("p", "") not in ("", "s", "a") or (flags and flags[-1] != "p" and "p" in flags):
@@ -163,4 +163,9 @@ def _parse_input(token: str, group: Group) -> InputSpec:
     if keyword.iskeyword(name):
         raise SignatureError(f"input name {name!r} is a Python keyword; pick another, e.g. v")
     family = None if fam is None else _family_size(fam, name)
+    if family is not None and not group.supports_families:
+        raise SignatureError(
+            f"input {token!r}: family inputs (NAME[n]:TYPE) are not supported under {group} yet; "
+            f"list the tensors as separate inputs, e.g. \"{group}: a:1, b:1 -> 2\""
+        )
     return InputSpec(name, _parse_type(type_text, group, f"input {name!r}"), family)

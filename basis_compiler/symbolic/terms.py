@@ -115,7 +115,7 @@ class Term:
         group = self.signature.group
         _, form_tex, _, inverse_tex = group.symbols
         names = {group.form_name: form_tex, group.inverse_name: f"({inverse_tex})" if "^" in inverse_tex else inverse_tex,
-                 "epsilon": r"\varepsilon"}
+                 "epsilon": r"\varepsilon", "delta": r"\delta", "ones": r"\mathbf{1}"}
         parts = []
         for sub, name in zip(lhs.split(","), self.operand_names):
             base = names.get(name, name)
@@ -145,6 +145,12 @@ class Term:
         'inverse' (free pair of output legs: delta, eta or -Omega), 'identity' (tensor leg to
         output leg); attribute 'legs' = ((node, slot), (node, slot)) in stored orientation,
         tail -> head, which matters for Omega ('oriented' True).
+
+        S(n) partition diagrams: each block is a node ('delta', b) with kind='delta' (the
+        generalized Kronecker delta), size (its number of legs) and block b (blocks numbered by
+        their least leg); every leg is one edge of kind 'block' from its block node to the leg's
+        vertex, legs = ((('delta', b), position of the leg within the block), (node, slot)),
+        oriented False. Input and output nodes are as above; there is no epsilon node.
         """
         d = self.diagram
         t = d.template
@@ -171,6 +177,14 @@ class Term:
                     index = self.index_values[label] if self.index_values is not None else index_name(label)
                 g.add_node(node(vi), kind="input", input=sig.inputs[v.input].name, copy=v.copy,
                            order=v.nlegs, index=index)
+        if sig.group.partition_diagrams:
+            for b, block in enumerate(d.blocks):
+                g.add_node(("delta", b), kind="delta", size=len(block), block=b)
+                for i, leg in enumerate(block):
+                    nv = node(t.leg_vertex[leg])
+                    g.add_edge(("delta", b), nv, kind="block", oriented=False,
+                               legs=((("delta", b), i), (nv, t.leg_slot[leg])))
+            return g
         form = sig.group.form_name
         for u, w in d.edges:
             tu, tw = t.is_tensor_leg(u), t.is_tensor_leg(w)
