@@ -329,3 +329,92 @@ def test_huge_templates_are_refused_clearly():
         enumerate_basis("S(20): T:12 -> 0", (1,))
     with pytest.raises(UnsupportedError, match="symmetries"):
         enumerate_basis("S(20): x:1 -> 0", (9,))
+
+
+# ---------------------------------------------------------------------------------------------
+# Views: the graph (checked by a brute-force sum over block values), formulas, JSON, DOT, PNG
+# ---------------------------------------------------------------------------------------------
+
+
+def value_from_graph(term, inputs, n):
+    """The term's value summed block by block from Term.graph alone: every block node takes each
+    value in 0..n-1, a leg reads its block's value, output positions too; then the output's
+    declared symmetry is imposed by averaging."""
+    g = term.graph
+    blocks = sorted(node for node, kind in g.nodes(data="kind") if kind == "delta")
+    where = {}
+    for _, _, data in g.edges(data=True):
+        (block, _), (node, slot) = data["legs"]
+        where[(node, slot)] = blocks.index(block)
+    out = term.signature.output
+    y = np.zeros((n,) * out.order)
+    nodes = [(node, data) for node, data in g.nodes(data=True) if data["kind"] == "input"]
+    for values in product(range(n), repeat=len(blocks)):
+        prod_ = 1.0
+        for node, data in nodes:
+            prod_ *= inputs[data["input"]][tuple(values[where[(node, s)]] for s in range(data["order"]))]
+        y[tuple(values[where[(("out", p), 0)]] for p in range(out.order))] += prod_
+    if out.symmetry != "none" and out.order > 1:
+        acc = np.zeros_like(y)
+        for p in permutations(range(out.order)):
+            inversions = sum(1 for a in range(len(p)) for b in range(a + 1, len(p)) if p[a] > p[b])
+            acc += (-1) ** inversions * np.transpose(y, p) if out.symmetry == "anti" else np.transpose(y, p)
+        y = acc / factorial(out.order)
+    return y
+
+
+@pytest.mark.parametrize("signature, degree", [
+    ("S(3): X:2 -> 2", (1,)), ("S(3): x:1, A:2a -> 2s", 2), ("S(3): x:1 -> 3", 2), ("S(4): X:2s -> 0", 2),
+    ("S(3): -> 3a", 0), ("S(3): v:1 -> 2a", (2,)),
+])
+def test_graph_schema_evaluates_like_the_einsum(signature, degree):
+    from basis_compiler.testing import random_inputs
+
+    basis = enumerate_basis(signature, degree)
+    n = basis.signature.d
+    x = random_inputs(basis.signature, np.random.default_rng(3))
+    for term in basis:
+        g = term.graph
+        assert all(data["kind"] == "block" and not data["oriented"] for _, _, data in g.edges(data=True))
+        legs = sum(data.get("order", 1) for _, data in g.nodes(data=True) if data["kind"] in ("input", "output"))
+        assert g.number_of_edges() == legs
+        assert sum(data["size"] for _, data in g.nodes(data=True) if data["kind"] == "delta") == legs
+        assert np.allclose(term.evaluate(x), value_from_graph(term, x, n))
+
+
+def test_formulas_read_as_sums():
+    from basis_compiler.inspect.export import formula
+
+    rows = [formula(t) for t in enumerate_basis("S(5): x:1 -> 0", 2)]
+    assert rows == ["1", "Σ_i x_i", "Σ_i x_i²", "(Σ_i x_i)²"]
+    rows = {formula(t) for t in enumerate_basis("S(5): X:2 -> 2", (1,))}
+    assert {"X_ij", "X_ji", "δ_ij X_ii", "Σ_k δ_ij X_ik", "(Σ_kl X_kl) δ_ij", "Σ_k 1_j X_ik", "1_j X_ii"} <= rows
+    assert len(rows) == 15
+    assert "Sym[1_j x_i]" in {formula(t) for t in enumerate_basis("S(4): x:1 -> 2s", (1,))}
+    assert [formula(t) for t in enumerate_basis("S(4): -> 3", 0)][0] == "δ_ijk"
+
+
+def test_json_dot_latex_and_png(tmp_path):
+    import json
+
+    import matplotlib.image
+    import networkx as nx
+
+    from basis_compiler.inspect.export import from_json, png_size, to_latex
+
+    basis = enumerate_basis("S(4): x:1, X:2 -> 2", 1)
+    for g, term in zip(from_json(basis.to_json()), basis):
+        assert dict(g.nodes(data=True)) == dict(term.graph.nodes(data=True))
+        assert sorted(map(repr, g.edges(data=True))) == sorted(map(repr, term.graph.edges(data=True)))
+        assert nx.is_isomorphic(g, term.graph)
+    data = json.loads(basis.to_json())
+    assert any({"id": "delta:0", "kind": "delta", "size": 3, "block": 0} in t["graph"]["nodes"] for t in data["terms"])
+    dot = basis.to_dot()
+    assert dot.count("subgraph cluster_") == len(basis) and "shape=point" in dot
+    latex = to_latex(basis)
+    assert r"\sum_{k}" in latex and r"\delta_{ij}" in latex
+    assert any(t.latex.startswith(r"\sum_{") for t in basis)  # Term.latex writes S(n) sums out
+    path = tmp_path / "s4.png"
+    small = enumerate_basis("S(5): X:2 -> 2", (1,))
+    small.draw(path)
+    assert matplotlib.image.imread(path).shape[:2] == png_size(len(small))

@@ -1,5 +1,6 @@
 """Draw a basis: one panel per term (input copies as labelled circles, output legs as numbered
-squares, the epsilon node as a diamond, Omega edges as arrows), with matplotlib and networkx."""
+squares, the epsilon node as a diamond, Omega edges as arrows, S(n) blocks as small dots joined
+to their legs), with matplotlib and networkx."""
 
 from __future__ import annotations
 
@@ -217,6 +218,9 @@ def _draw_term(ax, term, i: int, points_per_unit: float) -> None:
         elif data["kind"] == "epsilon":
             ax.scatter([x], [y], s=(2.2 * node_r) ** 2, marker="D", c="#f4a261", edgecolors="#9c4f0f", zorder=3)
             ax.text(x, y, r"$\varepsilon$", ha="center", va="center", fontsize=10, zorder=4)
+        elif data["kind"] == "delta":
+            # an S(n) block: a small dot joined to every leg of the block (a generalized delta)
+            ax.scatter([x], [y], s=(0.8 * node_r) ** 2, marker="o", c="#1d3557", zorder=3)
         else:
             ax.scatter([x], [y], s=(2 * node_r) ** 2, marker="o", c="#a8dadc", edgecolors="#1d3557", zorder=3)
             name = sympy.latex(sympy.Symbol(data["input"]))
@@ -242,9 +246,10 @@ def figure(basis):
     pw, ph = PANEL_INCHES
     W, H = w_px / DPI, h_px / DPI
     fig.text(0.5, 1 - 0.2 / H, summary_line(basis), ha="center", va="center", fontsize=9)
-    fig.text(0.5, 1 - 0.4 / H, "circles: input copies   squares: output legs   diamond: ε   "
-             "red numbers: leg slots   arrows: Ω (tail→head)", ha="center", va="center", fontsize=6.5,
-             color="#555555")
+    legend = ("circles: input copies   squares: output legs   dots: blocks (generalized δ)   red numbers: leg slots"
+              if basis.signature.group.partition_diagrams else
+              "circles: input copies   squares: output legs   diamond: ε   red numbers: leg slots   arrows: Ω (tail→head)")
+    fig.text(0.5, 1 - 0.4 / H, legend, ha="center", va="center", fontsize=6.5, color="#555555")
     for i, term in enumerate(basis):
         r, c = divmod(i, cols)
         left = (c * pw + 0.15) / W

@@ -31,7 +31,7 @@ def table(basis) -> str:
 
 
 def node_id(node: tuple) -> str:
-    """'in:X:0', 'out:1' or 'eps' for a Term.graph node."""
+    """'in:X:0', 'out:1', 'eps' or 'delta:2' (an S(n) block) for a Term.graph node."""
     return ":".join(str(x) for x in node)
 
 
@@ -44,6 +44,8 @@ def parse_node_id(text: str) -> tuple:
         return ("out", int(parts[1]))
     if parts == ["eps"]:
         return ("eps",)
+    if parts[0] == "delta" and len(parts) == 2:
+        return ("delta", int(parts[1]))
     raise ValueError(f"bad node id {text!r}")
 
 
@@ -141,6 +143,8 @@ def to_dot(basis) -> str:
                 attrs = f'shape=square, style=filled, fillcolor="#dddddd", label="{data["position"]}"'
             elif data["kind"] == "epsilon":
                 attrs = 'shape=diamond, style=filled, fillcolor="#f4a261", label="ε"'
+            elif data["kind"] == "delta":
+                attrs = 'shape=point, width=0.12, color="#1d3557"'
             else:
                 label = data["input"] if data["index"] is None else f"{data['input']}_{data['index']}"
                 attrs = f'shape=circle, style=filled, fillcolor="#a8dadc", label={_dot_str(label)}'

@@ -15,7 +15,8 @@ always exact:
   with output legs together when one of them needs it: ``⟨v,v⟩ C^{abcc}``): every index upper,
   repeated indices summed, the free letters a, b, c, ... are the output legs in output order,
   forms other than δ explicit (``X^{ac} X^{cb}`` for O(d); ``v^{c} η^{cd} w^{d}`` for O(s,t));
-- family members: ``a_i``, ``a_j`` for a shape over index tuples, ``a_3`` for a concrete member.
+- family members: ``a_i``, ``a_j`` for a shape over index tuples, ``a_3`` for a concrete member;
+- S(n) partition terms: index notation with sums, ``Σ_k X_ik``, ``(Σ_i x_i)²`` (partition_formulas.py).
 
 Antisymmetric transposes become signs (Aᵀ = -A, Ωᵀ = -Ω), so a formula can start with ``-``.
 """
@@ -32,7 +33,9 @@ import sympy
 
 from ..symbolic.canonical import canonical_form, perm_sign
 from ..symbolic.diagrams import Diagram, Template
+from ..symbolic.partitions import output_symmetry as partition_output_symmetry
 from ..symbolic.signature import Signature, TensorType
+from .partition_formulas import partition_formula
 
 
 _SUP = str.maketrans("0123456789-", "⁰¹²³⁴⁵⁶⁷⁸⁹⁻")
@@ -419,6 +422,8 @@ def output_symmetry(term) -> str | None:
     k = sig.output.order
     if k < 2:
         return "sym"
+    if sig.group.partition_diagrams:
+        return partition_output_symmetry(term.diagram)
     d = term.diagram
     plain = Signature(sig.group, sig.inputs, TensorType(k, "none", sig.output.pseudo))
     tmpl = Template(plain, d.template.multidegree, d.template.epsilon)
@@ -449,7 +454,10 @@ def output_symmetry(term) -> str | None:
 
 
 def term_formula(term) -> Formula:
-    """The readable formula of a term (plain text and LaTeX)."""
+    """The readable formula of a term (plain text and LaTeX); S(n) partition terms in index
+    notation with sums (partition_formulas.py)."""
+    if term.signature.group.partition_diagrams:
+        return Formula(*partition_formula(term))
     return _Renderer(term).render()
 
 

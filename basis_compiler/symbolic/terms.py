@@ -109,7 +109,8 @@ class Term:
 
     @cached_property
     def latex(self) -> str:
-        """Index-notation LaTeX, e.g. X^{ab} X^{bc} with repeated indices summed."""
+        """Index-notation LaTeX, e.g. X^{ab} X^{bc} with repeated indices summed (S(n): sums written
+        out, like Σ_c X^{ac} δ^{ab} in LaTeX, since a block's letter may occur once or many times)."""
         spec = self.einsum
         lhs, out = spec.subscripts.split("->")
         group = self.signature.group
@@ -123,6 +124,10 @@ class Term:
                 base = base.replace("[", "_{").replace("]", "}")
             parts.append(f"{base}^{{{sub}}}" if sub else base)
         body = " ".join(parts) or "1"
+        if group.partition_diagrams:
+            # a block's letter may occur once or many times, so sums are written out
+            summed = "".join(dict.fromkeys(c for c in lhs if c not in out and c != ","))
+            body = rf"\sum_{{{summed}}} {body}" if summed else body
         sym = self.signature.output.symmetry
         if sym != "none" and len(out) > 1:
             body = (r"\mathrm{Sym}" if sym == "sym" else r"\mathrm{Alt}") + rf"\left[{body}\right]"
