@@ -91,12 +91,14 @@ class OrbitBuffer:
     represents each orbit (invariants), computed at construction from the term's symmetry."""
 
     term: int
-    n: int
+    n: int | str
+    """The family size, or its symbol when the size is given at run time (then offset, total
+    and count are None: the module computes them per size, see runtime.coefficient_layout)."""
     m: int
     symmetry: tuple
-    offset: int
-    total: int
-    count: int
+    offset: int | None
+    total: int | None
+    count: int | None
     pick: bool
     """Invariants: one representative J per orbit; otherwise an index into the coefficients."""
 
@@ -105,7 +107,7 @@ class OrbitBuffer:
 class ScaleBuffer:
     """1 / orbit size per coefficient (0 in the zero slot), float64, cast per call."""
 
-    total: int
+    total: int | None
     zero_slot: bool
     orbits: tuple[OrbitBuffer, ...]
 
@@ -195,7 +197,9 @@ class AppendNegated:
 class Slot:
     x: Value
     index: int
-    """x[..., index]: the coefficient of a term without family."""
+    """x[..., index]: the coefficient of a term without family (index: at concrete sizes)."""
+    term: int
+    """The term's number (its offset is looked up at run time when sizes are symbolic)."""
 
 
 @dataclass(frozen=True)
@@ -204,7 +208,8 @@ class Gather:
 
     x: Value
     index: Buffer
-    n: int
+    n: int | str
+    """The family size, or its symbol (run-time size)."""
     m: int
 
 
@@ -316,10 +321,28 @@ class CheckCoefficients:
     """Statement: validate the coefficients' last axis."""
 
     x: Value
-    count: int
+    count: int | None
+    """None: the run-time layout's total (symbolic family sizes)."""
 
 
-STATEMENTS = (CheckInput, CheckCoefficients)
+@dataclass(frozen=True)
+class ReadSizes:
+    """Statement: the run-time family sizes, read from the inputs' family axes."""
+
+    families: tuple[tuple[str, str, Value, int], ...]
+    """(input name, size symbol, input, axis)."""
+    symbols: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Statement: the coefficient layout at the run-time sizes (cached per sizes and device)."""
+
+    device: Value
+    """A value whose device the index tensors go to."""
+
+
+STATEMENTS = (CheckInput, ReadSizes, Layout, CheckCoefficients)
 ATOMS = (Input, Coefficients, Weight, BufferRef)
 """Nodes printed inline where they are used (never assigned to a name)."""
 
@@ -366,6 +389,7 @@ class Graph:
     def hoisted(self, nodes: list[tuple[Value, object]]) -> list[tuple[Value, object]]:
         """Statements first (checks), then the dtype and buffer casts, then the rest, each in
         creation order: a cast is computed once per call, however many terms use it."""
-        rank = {Input: 0, Coefficients: 0, Weight: 0, BufferRef: 0, CheckInput: 1, CheckCoefficients: 1,
+        rank = {Input: 0, Coefficients: 0, Weight: 0, BufferRef: 0, CheckInput: 1, ReadSizes: 1, Layout: 1,
+                CheckCoefficients: 1,
                 WithChannels: 2, DType: 3, Cast: 4}
         return sorted(nodes, key=lambda vn: (rank.get(type(vn[1]), 5), vn[0].id))

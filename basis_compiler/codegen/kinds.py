@@ -24,29 +24,55 @@ class CompiledKind:
     """The terms of one generated module and the layout of its coefficients or features."""
 
     signature: Signature
-    """Signature with concrete family sizes."""
+    """Signature; family sizes may be symbols (a[n]:1), then the layout is computed at run time."""
     degree: int | tuple[int, ...]
     """Requested degree."""
     kind: str
     """'polynomial', 'covariant' or 'invariants'."""
     terms: tuple[Term, ...]
     """Terms, or shapes over index tuples J for families."""
-    orbits: tuple[tuple[tuple[int, ...], ...], ...]
-    """Per term: its index tuples J (one per orbit, lexicographic); ((),) for a term without family."""
+    orbits: tuple[tuple[tuple[int, ...], ...] | None, ...]
+    """Per term: its index tuples J (one per orbit, lexicographic); ((),) for a term without
+    family; None for a family term of a symbolic size (its orbits are known only at run time)."""
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        """The symbolic family sizes (sorted); empty when every size is concrete."""
+        return tuple(sorted({s.family for s in self.signature.inputs if isinstance(s.family, str)}))
 
     @property
     def sizes(self) -> tuple[int, ...]:
-        """Number of coefficients (or features) per term."""
+        """Number of coefficients (or features) per term (concrete sizes only)."""
         return tuple(len(o) for o in self.orbits)
 
 
+def term_symbol(term: Term) -> str | int | None:
+    """The size of the family a shape runs over (a symbol or an int); None without family.
+
+    A shape over two families of different sizes would need one index grid per size: refused."""
+    sizes = set(term.index_sizes.values())
+    if not sizes:
+        return None
+    if len(sizes) > 1:
+        raise CodegenError(f"{term!r} runs over families of different sizes {sorted(map(str, sizes))}; generated "
+                           "modules need one size per term: give the families one size, e.g. a[n]:1, b[n]:1")
+    return sizes.pop()
+
+
+def probe_term(term: Term, sig: Signature) -> Term:
+    """A symbolic shape at a small concrete size (one more than its family copies), for the
+    generation-time checks that evaluate it: every pattern of equal and distinct indices occurs."""
+    m = len(term.index_sizes)
+    sizes = {s.name: m + 1 for s in sig.inputs if isinstance(s.family, str)}
+    return Term(_concrete(term.diagram, sig.with_family_sizes(**sizes)), None, term.index_symmetry)
+
+
 def compile_kind(signature: Signature | str, degree, kind: str) -> CompiledKind:
-    """Select the terms of a module kind; families need concrete sizes here."""
+    """Select the terms of a module kind. With a symbolic family size (a[n]:1) the terms are the
+    same shapes as at any concrete size; their index tuples are left to run time (orbits None)."""
     sig = Signature.parse(signature)
     if kind not in KINDS:
         raise CodegenError(f"unknown module kind {kind!r}; valid kinds: {', '.join(KINDS)}")
-    if not sig.is_concrete:
-        raise CodegenError(f"generated modules need concrete family sizes: write e.g. a[100]:1, not {sig}")
     if kind == "covariant":
         basis = covariant_basis(sig, degree)
     elif kind == "invariants":
@@ -61,6 +87,8 @@ def compile_kind(signature: Signature | str, degree, kind: str) -> CompiledKind:
         term = Term(_concrete(term.diagram, sig), None, term.index_symmetry)
         if term.diagram.labels is None:
             orbits.append(((),))
+        elif isinstance(term_symbol(term), str):
+            orbits.append(None)
         else:
             js = tuple(index_tuples(term))
             if not js:

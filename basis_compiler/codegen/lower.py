@@ -15,8 +15,8 @@ import numpy as np
 from ..errors import CodegenError
 from ..symbolic.signature import Signature
 from . import ir
-from .kinds import CompiledKind
-from .planning import PLAN_BATCH, TermPlan, family_size
+from .kinds import CompiledKind, term_symbol
+from .planning import PLAN_BATCH, TermPlan
 
 MAX_ELEMENTS = 2**26
 """Largest tensor (elements per sample, or buffer) a generated module may need; estimated
@@ -32,8 +32,8 @@ class ModuleIR:
     """The signature as the user gave it (an invariants module's output type is kept here)."""
     offsets: tuple[int, ...]
     """Offset of each term's coefficients (features)."""
-    count: int
-    """n_coeffs or n_features."""
+    count: int | None
+    """n_coeffs or n_features; None when family sizes are symbolic (known at run time)."""
     graph: ir.Graph
     result: ir.Value
 
@@ -46,10 +46,10 @@ def check_sizes(compiled: CompiledKind) -> None:
     if sig.output.order >= 2:
         needs.append((f"a {d} x {d} form buffer", d * d, "d"))
     for s in sig.inputs:
-        n = (s.family if s.is_family else 1) * d ** s.type.order
+        n = (s.family if isinstance(s.family, int) else 1) * d ** s.type.order
         needs.append((f"input {s.name!r} of {n} entries per sample", n, "d or the family size"))
     for term, js in zip(compiled.terms, compiled.orbits):
-        if js and js[0]:
+        if js and js[0]:  # symbolic sizes (js None): the grid is n^m at run time
             n = max(v for v in term.index_sizes.values())
             needs.append((f"an orbit index over {n}^{len(js[0])} index tuples", n ** len(js[0]),
                           "the family size or the degree"))
@@ -110,43 +110,51 @@ class _Lowering:
     def run(self) -> ModuleIR:
         c, g, sig, kind = self.compiled, self.g, self.sig, self.kind
         offsets, total = [], 0
-        for js in c.orbits:
+        for js in c.orbits:  # at concrete sizes (symbolic: only a placeholder, offsets are looked up)
             offsets.append(total)
-            total += len(js)
+            total += 1 if js is None else len(js)
         self.offsets, self.total = offsets, total
         family_terms = [i for i, t in enumerate(c.terms) if t.diagram.labels is not None]
         # Only a sign -1 relabelling can make an index tuple J vanish; then J reads an appended
         # zero slot (and negated copies), otherwise the coefficients are used as they come.
         negative = any(sign < 0 for i in family_terms for _, sign in c.terms[i].index_symmetry)
         zero_slot = negative and kind != "invariants"
-        self.inputs, first = {}, None
+        symbolic = bool(c.symbols)
+        self.inputs, first, families = {}, None, []
         for s in sig.inputs:
             x = g.add(ir.Input(s.name))
             trailing = ((s.family,) if s.is_family else ()) + (sig.d,) * s.type.order
             g.add(ir.CheckInput(x, s.name, trailing, kind == "polynomial"))
+            if isinstance(s.family, str):
+                families.append((s.name, s.family, x, -len(trailing)))
             if kind == "polynomial":
                 x = g.add(ir.WithChannels(x, len(trailing)))
             self.inputs[s.name] = x
             first = first if first is not None else (x, len(trailing))
+        if symbolic:
+            g.add(ir.ReadSizes(tuple(families), c.symbols))
+            g.add(ir.Layout(families[0][2]))
         coeffs = None
         if kind == "covariant":
             coeffs = g.add(ir.Coefficients())
-            g.add(ir.CheckCoefficients(coeffs, total))
+            g.add(ir.CheckCoefficients(coeffs, None if symbolic else total))
         elif kind == "polynomial":
             coeffs = g.add(ir.Weight())
         self.dtype = g.add(ir.DType(first[0] if first else coeffs))
         self.orbit = {}
         for i in family_terms:
             js = c.orbits[i]
-            self.orbit[i] = ir.OrbitBuffer(i, family_size(self.plans[i]), len(js[0]),
+            at_run_time = js is None
+            offset = 0 if kind == "invariants" else offsets[i]
+            self.orbit[i] = ir.OrbitBuffer(i, term_symbol(c.terms[i]), len(c.terms[i].index_sizes),
                                            tuple(c.terms[i].index_symmetry),
-                                           0 if kind == "invariants" else offsets[i], total, len(js),
-                                           kind == "invariants")
+                                           None if at_run_time else offset, None if at_run_time else total,
+                                           None if at_run_time else len(js), kind == "invariants")
         self.ext = self.scaled = None
         if coeffs is not None:
             self.ext = g.add(ir.AppendZero(coeffs)) if zero_slot else coeffs
             if family_terms:
-                scale = ir.ScaleBuffer(total, zero_slot, tuple(self.orbit.values()))
+                scale = ir.ScaleBuffer(None if symbolic else total, zero_slot, tuple(self.orbit.values()))
                 self.scaled = g.add(ir.Scaled(self.ext, scale))
                 if zero_slot:
                     self.scaled = g.add(ir.AppendNegated(self.scaled))
@@ -155,11 +163,11 @@ class _Lowering:
             var, letters, batch = self.contract(i, plan)
             if kind == "invariants":
                 pick = self.orbit.get(i)
-                outs.append(g.add(ir.Features(var, len(js[0]) if pick else 0, pick)))
+                outs.append(g.add(ir.Features(var, pick.m if pick else 0, pick)))
             else:
                 outs.append(self.finish(plan, var, letters, batch))
         result = self.combine(outs, first, coeffs)
-        return ModuleIR(c, c.signature, tuple(offsets), total, g, result)
+        return ModuleIR(c, c.signature, tuple(offsets), None if symbolic else total, g, result)
 
     def combine(self, outs, first, coeffs) -> ir.Value:
         g, sig, kind = self.g, self.sig, self.kind
@@ -200,7 +208,7 @@ class _Lowering:
         if i in self.orbit:
             o = self.orbit[i]
             return g.add(ir.Gather(self.scaled, o, o.n, o.m))
-        return g.add(ir.Slot(self.ext, self.offsets[i]))
+        return g.add(ir.Slot(self.ext, self.offsets[i], i))
 
     def contract(self, i: int, plan: TermPlan):
         """The term's pairwise contraction steps; returns (value, its letters, has batch)."""

@@ -19,12 +19,16 @@ import opt_einsum as oe
 
 from ..symbolic.diagrams import EPS, OUT
 from ..errors import CodegenError
+from ..exact.pruning import index_tuples
 from ..symbolic.terms import Term
-from .kinds import needs_symmetrization
+from .kinds import needs_symmetrization, probe_term
 from .ir import CoefficientOperand, Column, DeterminantOperand, EpsilonOperand, InputOperand
 
 PLAN_BATCH = 64
 """Batch size used for planning (any value gives the same plan, see the module docstring)."""
+PLAN_FAMILY = 32
+"""Size a symbolic family (a[n]:1) is planned at: the order chosen is the cheapest there, and
+stays valid (only possibly less cheap) at every other size."""
 EPSILON_BUFFER_MAX_D = 6
 """Largest d for which a generated module stores the Levi-Civita tensor."""
 _LEG_LETTERS = "abdefghijklmnpqrstuvwxyzABCDEFGHIJKLMNOP"
@@ -145,9 +149,7 @@ def _sizes(sig, operands, fam, term) -> dict[str, int]:
     for vi, lab in enumerate(term.diagram.labels or ()):
         if lab is not None:
             n = sig.inputs[t.vertices[vi].input].family
-            if not isinstance(n, int):
-                raise CodegenError(f"family {sig.inputs[t.vertices[vi].input].name} needs a concrete size, e.g. a[100]:1")
-            sizes[fam[lab]] = n
+            sizes[fam[lab]] = n if isinstance(n, int) else PLAN_FAMILY
     sizes.update({"o": 2, "c": 2})
     return sizes
 
@@ -208,12 +210,6 @@ def _epsilon_as_determinant(term: Term, by_vertex: dict, letter: dict, fam: dict
     by_vertex[e] = Operand(source, family + free_letter, trans)
 
 
-def family_size(plan: TermPlan) -> int:
-    """The family size n of a shape's index letters."""
-    fam = [c for op in plan.operands for c in op.letters if c in _FAMILY_LETTERS]
-    return plan.sizes[fam[0]]
-
-
 def plan_module(compiled) -> list[TermPlan]:
     """One contraction plan per term of a CompiledKind, with the symmetrization decided at
     generation time (numerically, see kinds.needs_symmetrization)."""
@@ -222,7 +218,12 @@ def plan_module(compiled) -> list[TermPlan]:
     channels = compiled.kind == "polynomial"
     for i, (term, js) in enumerate(zip(compiled.terms, compiled.orbits)):
         plan = plan_term(term, compiled.kind, i, channels, symmetrize=False)
-        if compiled.kind != "invariants" and needs_symmetrization(term, js, plan, rng):
+        probe, probe_plan = term, plan
+        if compiled.symbols:  # symbolic family sizes: check at a small concrete size instead
+            probe = probe_term(term, compiled.signature)
+            js = tuple(index_tuples(probe)) if js is None else js
+            probe_plan = plan_term(probe, compiled.kind, i, channels, symmetrize=False)
+        if compiled.kind != "invariants" and needs_symmetrization(probe, js, probe_plan, rng):
             plan = dataclasses.replace(plan, symmetrize=True)
         plans.append(plan)
     return plans

@@ -72,11 +72,13 @@ def orbit_index(n, m, symmetry, offset, total):
 
 
 def check(name, x, trailing, channels):
-    """Inputs are (*batch, [channels,] *trailing); say which input is wrong and what it needs."""
+    """Inputs are (*batch, [channels,] *trailing); say which input is wrong and what it needs.
+    A str entry of trailing is a family size given at run time (any size >= 1)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"input {name!r} must be a torch.Tensor, got {type(x).__name__}")
     k = len(trailing)
-    if x.dim() < k + channels or tuple(x.shape[x.dim() - k:]) != tuple(trailing):
+    shape = tuple(x.shape[x.dim() - k:]) if x.dim() >= k else ()
+    if x.dim() < k + channels or any(s < 1 if isinstance(t, str) else s != t for s, t in zip(shape, trailing)):
         raise ValueError(f"input {name!r} has shape {tuple(x.shape)}; it needs (*batch, "
                          f"{'channels, ' if channels else ''}{', '.join(map(str, trailing))})")
 
@@ -89,5 +91,68 @@ def check_coeffs(x, count):
         raise ValueError(f"coeffs must have {count} entries in its last axis, got {tuple(x.shape)}")
 
 
-HELPERS = (eta, omega, eps_contract, orbit_index, check, check_coeffs)
+def read_sizes(families, symbols):
+    """The run-time family sizes, in the order of `symbols`: families lists (input name, size
+    symbol, tensor, axis); families sharing a symbol must agree."""
+    sizes, where = {}, {}
+    for name, symbol, x, axis in families:
+        n = x.shape[axis]
+        if sizes.setdefault(symbol, n) != n:
+            raise ValueError(f"inputs {where[symbol]!r} and {name!r} share the family size {symbol} but have "
+                             f"{sizes[symbol]} and {n} members; pass families of equal size")
+        where.setdefault(symbol, name)
+    return tuple(sizes[s] for s in symbols)
+
+
+def size_arguments(symbols, args, kwargs):
+    """Family sizes given to n_coeffs_for / n_features_for / a constructor: one int when there is
+    one size symbol, keywords by symbol (n=50), or one dict {symbol: size}; a tuple in symbol order."""
+    if len(args) == 1 and isinstance(args[0], dict) and not kwargs:
+        kwargs, args = dict(args[0]), ()
+    if args and len(args) == len(symbols) and not kwargs:
+        kwargs, args = dict(zip(symbols, args)), ()
+    example = ", ".join(f"{s}=50" for s in symbols)
+    if args or set(kwargs) != set(symbols):
+        raise TypeError(f"give the family sizes by symbol: ({example}); got {args or ''}{kwargs or ''}")
+    for s in symbols:
+        if isinstance(kwargs[s], bool) or not isinstance(kwargs[s], int) or kwargs[s] < 1:
+            raise ValueError(f"family size {s} must be an int >= 1, got {kwargs[s]!r}; e.g. ({example})")
+    return tuple(kwargs[s] for s in symbols)
+
+
+def coefficient_layout(terms, sizes, zero_slot, pick, device, orbit_index):
+    """Where each term's coefficients (or features) sit at concrete family sizes.
+
+    terms lists per term None (one coefficient) or (size symbol, copies m, index symmetry);
+    sizes maps symbols to ints; orbit_index is the module's copy of that helper (helpers do not
+    call each other by name). Returns (total, offsets, index per term or None, scale): index as
+    orbit_index gives it (pick: one representative J per orbit, as the invariants read them),
+    scale 1 / orbit size per coefficient (0 in the zero slot), float64.
+    """
+    counts = [1 if t is None else orbit_index(sizes[t[0]], t[1], t[2], 0, 0)[2] for t in terms]
+    offsets, total = [], 0
+    for count in counts:
+        offsets.append(total)
+        total += count
+    scale = torch.ones(total + zero_slot, dtype=torch.float64)
+    if zero_slot:
+        scale[total] = 0
+    indices = []
+    for t, offset, count in zip(terms, offsets, counts):
+        if t is None:
+            indices.append(None)
+            continue
+        if pick:
+            index = orbit_index(sizes[t[0]], t[1], t[2], 0, count)[0]
+            keep = index < count
+            index = torch.full((count,), index.numel()).scatter_reduce(
+                0, index[keep], torch.arange(index.numel())[keep], "amin")
+        else:
+            index, size, _ = orbit_index(sizes[t[0]], t[1], t[2], offset, total)
+            scale[offset:offset + count] = 1.0 / size.double()
+        indices.append(index.to(device))
+    return total, offsets, indices, scale.to(device)
+
+
+HELPERS = (eta, omega, eps_contract, orbit_index, check, check_coeffs, read_sizes, size_arguments, coefficient_layout)
 """Every helper a generated module may copy, in the order they are printed."""

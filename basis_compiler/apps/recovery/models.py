@@ -71,13 +71,13 @@ def compiled_svh_layers(n: int, d: int) -> tuple[nn.Module, nn.Module]:
     """
     from ...codegen.store import compile_module
 
-    signature = svh_signature(n, d)
+    signature = svh_signature("n", d)  # size-agnostic: one generated module pair serves every n
     features = compile_module(signature, 2, "invariants")()
     covariant = compile_module(signature, 2, "covariant")()
     m = n * (n + 1) // 2
-    if features.n_features != m or covariant.n_coeffs != m + 1:
+    if features.n_features_for(n) != m or covariant.n_coeffs_for(n) != m + 1:
         raise CodegenError(
-            f"generated layers for {signature!r} have {features.n_features} features and {covariant.n_coeffs} "
+            f"generated layers for {signature!r} have {features.n_features_for(n)} features and {covariant.n_coeffs_for(n)} "
             f"coefficients; expected {m} and {m + 1}"
         )
     g = torch.Generator().manual_seed(0)
@@ -146,7 +146,7 @@ class DiagCovariant(nn.Module):
     def __init__(self, layer: nn.Module, n: int):
         super().__init__()
         self.layer = layer
-        self.n_coeffs = layer.n_coeffs
+        self.n_coeffs = layer.n_coeffs_for(n)
         self.register_buffer("slots", torch.cat([torch.zeros(1, dtype=torch.long), 1 + diagonal_positions(n)]), persistent=False)
 
     def forward(self, coeffs: torch.Tensor, S: torch.Tensor) -> torch.Tensor:
