@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .basis import enumerate_basis
+from .codegen.store import DEFAULT_OUT
 from .errors import BasisCompilerError, CodegenError
 
 DEFAULT_SIGNATURE = "O(5): a[n]:1 -> 2s"
@@ -13,8 +15,10 @@ DEFAULT_DEGREE = 2
 
 
 def _degree(text: str):
-    """'3' -> 3, '1,2' -> (1, 2)."""
+    """'3' -> 3, '1,2' -> (1, 2), '1,' -> (1,) (an exact degree of a one-input signature)."""
     parts = [p.strip() for p in text.split(",")]
+    if len(parts) > 1 and parts[-1] == "":
+        parts = parts[:-1]
     try:
         values = [int(p) for p in parts]
     except ValueError:
@@ -150,28 +154,42 @@ def _cmd_recover(args) -> int:
 
 
 def _cmd_generate(args) -> int:
-    from .codegen.store import check, generate, read_manifest
+    from .codegen.store import check, generate, read_manifest, remove
 
+    out = args.out
+    if args.remove:
+        print(f"removed {remove(args.remove, out)} and its manifest entry")
+        return 0
     if args.refresh:
-        for m in read_manifest()["modules"]:
+        for m in read_manifest(out)["modules"]:
             degree = tuple(m["degree"]) if isinstance(m["degree"], list) else m["degree"]
-            print(f"wrote {generate(m['signature'], degree, m['kind'], m['name'])}")
+            print(f"wrote {generate(m['signature'], degree, m['kind'], m['name'], out, force=True)}")
         return 0
     if args.check:
-        stale = check()
-        for path in stale:
-            print(f"stale generated module: {path} (regenerate with the command in its header)", file=sys.stderr)
-        if not stale:
-            print("all generated modules in codegen_out/ are current")
-        return 1 if stale else 0
+        problems = check(out)
+        for line in problems:
+            print(line, file=sys.stderr)
+        if not problems:
+            print(f"all generated modules in {out}/ are current")
+        return 1 if problems else 0
     if not (args.signature and args.name):
         raise CodegenError(
             "generate needs SIGNATURE and --name, e.g. basis-compiler generate 'O(5): a[100]:1 -> 2s' "
-            "--degree 2 --kind covariant --name svh_covariant (or --check)"
+            "--degree 2 --kind covariant --name svh_covariant (or --check, --refresh, --remove NAME)"
         )
-    path = generate(args.signature, args.degree, args.kind, args.name)
+    path = generate(args.signature, args.degree, args.kind, args.name, out, force=args.force)
     print(f"wrote {path}")
     return 0
+
+
+KINDS_HELP = (
+    "polynomial: PolynomialLayer(in_channels, out_channels), forward(**inputs) = learned combination "
+    "of every basis term (weights are parameters); covariant: CovariantLayer(), forward(coeffs, **inputs) "
+    "= sum of coeffs times the covariant generators (coefficients come from elsewhere, e.g. an MLP); "
+    "invariants: InvariantFeatures(), forward(**inputs) = the connected invariants (Gram entries, traces, "
+    "...), fewer than `show` lists for '-> 0', because products of connected invariants give all the "
+    "others. Default: covariant"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -185,18 +203,33 @@ def build_parser() -> argparse.ArgumentParser:
         "(schema in docs/inspect.md); --png draws the diagrams, one panel per term.",
     )
     show.add_argument("signature", help="e.g. 'O(3): v:1, X:2s -> 2s'")
-    show.add_argument("--degree", type=_degree, default=2, help="total degree (3) or multidegree (1,2)")
+    show.add_argument("--degree", type=_degree, default=2,
+                      help="total degree, e.g. 3, or an exact multidegree with one entry per input, e.g. 1,2 "
+                      "(for one input: 2,)")
     show.add_argument("--format", default="table", metavar="FORMAT",
                       help="table (default), json, dot (Graphviz text) or latex (an itemize list)")
     show.add_argument("-o", "--output", metavar="FILE", help="write the --format text to FILE instead of stdout")
     show.add_argument("--png", metavar="FILE", help="also draw the diagrams to FILE (PNG, at most 120 terms)")
     show.set_defaults(run=_cmd_show)
-    gen = sub.add_parser("generate", help="write a PyTorch module into codegen_out/, or --check them all")
+    gen = sub.add_parser(
+        "generate", help="write a PyTorch module into an output folder (default ./codegen_out), or --check them",
+        description="Generate a standalone PyTorch module (imports torch only) for a signature into OUT/NAME.py "
+        "and record it in OUT/manifest.json; OUT is created as a Python package. A module generated from "
+        "another signature, degree or kind, or a file the manifest does not list, is replaced only with --force.",
+    )
     gen.add_argument("signature", nargs="?", help="with concrete family sizes, e.g. 'O(5): a[100]:1 -> 2s'")
-    gen.add_argument("--degree", type=_degree, default=2, help="total degree (2) or multidegree (1,2)")
-    gen.add_argument("--kind", choices=("polynomial", "covariant", "invariants"), default="covariant")
-    gen.add_argument("--name", help="module name: codegen_out/NAME.py")
-    gen.add_argument("--check", action="store_true", help="regenerate every checked-in module and compare")
+    gen.add_argument("--degree", type=_degree, default=2,
+                     help="total degree, e.g. 2, or an exact multidegree with one entry per input, e.g. 1,2 (one input: 2,)")
+    gen.add_argument("--kind", choices=("polynomial", "covariant", "invariants"), default="covariant",
+                     help=KINDS_HELP)
+    gen.add_argument("--name", help="module name: OUT/NAME.py (a lowercase identifier)")
+    gen.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
+                     help="output folder (default: codegen_out in the current directory)")
+    gen.add_argument("--force", action="store_true", help="replace a module or file of the same name")
+    gen.add_argument("--remove", metavar="NAME", help="delete OUT/NAME.py and its manifest entry")
+    gen.add_argument("--check", action="store_true",
+                     help="regenerate every module listed in OUT/manifest.json and report stale, missing or "
+                     "unlisted files and edited manifest entries (exit status 1 if any)")
     gen.add_argument("--refresh", action="store_true", help="regenerate every module listed in the manifest")
     gen.set_defaults(run=_cmd_generate)
     rec = sub.add_parser(
