@@ -1,0 +1,14 @@
+"""Learned equivariant models assembled from generated modules (the stage above codegen).
+
+`EquivariantNet` is Corollary 1 of docs/math.md as a trainable network for any signature: the
+generated `InvariantFeatures` (plus pseudo-scalar invariants read off a generated polynomial
+module, for groups with reflections) feed an MLP, and the MLP's outputs are the coefficients of
+the generated `CovariantLayer`. Every piece that touches a tensor index is generated code, so
+the net is equivariant under the whole group whatever its weights; this package only adds the
+MLP, the parity bookkeeping (pseudo-scalars enter as even products and as multipliers of the
+opposite-parity generators) and an equivariance-preserving feature normalisation.
+"""
+
+from .net import EquivariantNet as EquivariantNet
+
+__all__ = ["EquivariantNet"]
