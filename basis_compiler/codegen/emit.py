@@ -24,7 +24,7 @@ from .lower import ModuleIR, check_sizes, lower
 from .namespace import Namespace, check_input_names
 from .planning import plan_module
 
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
 API_ATTRIBUTES = ("weight", "in_channels", "out_channels", "sizes", "size_symbols")
 """Attributes of a polynomial layer that are part of its API, never renamed."""
 CLASS_NAMES = {"polynomial": "PolynomialLayer", "covariant": "CovariantLayer", "invariants": "InvariantFeatures"}
@@ -65,6 +65,14 @@ _HELPER_USE = {ir.FormSigns: runtime.eta, ir.HalfSwap: runtime.omega, ir.Determi
                ir.CheckInput: runtime.check, ir.CheckCoefficients: runtime.check_coeffs}
 
 
+def _uses_helper(node):
+    if type(node) in _HELPER_USE:
+        return _HELPER_USE[type(node)]
+    if isinstance(node, ir.DType) and len(node.sources) > 1:
+        return runtime.common_dtype
+    return None
+
+
 class _Printer:
     def __init__(self, m: ModuleIR, name: str):
         self.m, self.name = m, name
@@ -103,7 +111,7 @@ class _Printer:
     def module(self) -> GeneratedModule:
         forward = self.forward()
         init = self.init()
-        needed = {_HELPER_USE[type(node)] for _, node in self.nodes if type(node) in _HELPER_USE}
+        needed = {_uses_helper(node) for _, node in self.nodes} - {None}
         if any(isinstance(b, ir.OrbitBuffer) for b in self.buffers):
             needed.add(runtime.orbit_index)
         if self.symbols:
@@ -160,6 +168,10 @@ class _Printer:
         lines = [f"{self.kind.capitalize()} module for {self.m.requested}, degree {c.degree}.", "", what]
         if c.signature.inputs:
             lines.append("Inputs are keyword arguments by signature name, batch axes first.")
+            what = "inputs" + (" and coeffs" if self.kind == "covariant" else "")
+            lines += [f"Dtypes: the {what} share one real floating dtype (float16, bfloat16, float32, float64)",
+                      "and the result has it" + (" (the weight is cast to it)" if self.kind == "polynomial" else "")
+                      + ". Integer inputs raise TypeError: convert them with .double() or .float()."]
         else:
             lines.append("No inputs: the result is the constant (isotropic) tensor"
                          + (" for each row of coeffs." if self.kind == "covariant" else ", without batch axes."))
@@ -380,7 +392,14 @@ class _Printer:
         if isinstance(node, ir.WithChannels):
             return f"{x} if {S}.{self.attr['in_channels']} is not None else {x}.unsqueeze({x}.dim() - {node.order})"
         if isinstance(node, ir.DType):
-            return f"{n[node.source]}.dtype" if node.source is not None else f"{T}.get_default_dtype()"
+            if len(node.sources) > 1:
+                named = ", ".join(f"({name!r}, {n[v]})" for name, v in node.sources)
+                return f"{h[runtime.common_dtype]}([{named}])"
+            if node.sources:
+                return f"{n[node.sources[0][1]]}.dtype"
+            return f"{n[node.fallback]}.dtype" if node.fallback is not None else f"{T}.get_default_dtype()"
+        if isinstance(node, ir.ToDType):
+            return f"{x}.to({n[node.dtype]})"
         if isinstance(node, ir.Cast):
             return f"{S}.{self.attr[node.buffer]}.to({n[node.dtype]})"
         if isinstance(node, ir.AppendZero):
@@ -479,7 +498,7 @@ def _local_hint(node, is_result: bool) -> tuple[str, bool]:
         return "out", False
     if isinstance(node, ir.Cast):
         return _buffer_hint(node.buffer), False
-    fixed = {ir.DType: "dtype", ir.AppendZero: "ext", ir.Scaled: "sext", ir.AppendNegated: "signed",
+    fixed = {ir.DType: "dtype", ir.ToDType: "w", ir.AppendZero: "ext", ir.Scaled: "sext", ir.AppendNegated: "signed",
              ir.Sum: "total", ir.Zeros: "out"}
     if type(node) in fixed:
         return fixed[type(node)], False

@@ -152,9 +152,19 @@ class WithChannels:
 
 @dataclass(frozen=True)
 class DType:
-    """The compute dtype: of `source`, or torch's default when there is none."""
+    """The compute dtype: the one dtype of `sources` (by name; checked equal), or, without
+    sources, of `fallback` (a polynomial layer's weight) or torch's default."""
 
-    source: Value | None
+    sources: tuple[tuple[str, Value], ...]
+    fallback: Value | None = None
+
+
+@dataclass(frozen=True)
+class ToDType:
+    """A polynomial layer's weight in the compute dtype (the result follows the inputs)."""
+
+    x: Value
+    dtype: Value
 
 
 @dataclass(frozen=True)
@@ -355,6 +365,7 @@ def operands_of(node) -> tuple[Value, ...]:
             out.append(v)
         elif isinstance(v, tuple):
             out.extend(x for x in v if isinstance(x, Value))
+            out.extend(x for t in v if isinstance(t, tuple) for x in t if isinstance(x, Value))
     return tuple(out)
 
 
@@ -391,5 +402,5 @@ class Graph:
         creation order: a cast is computed once per call, however many terms use it."""
         rank = {Input: 0, Coefficients: 0, Weight: 0, BufferRef: 0, CheckInput: 1, ReadSizes: 1, Layout: 1,
                 CheckCoefficients: 1,
-                WithChannels: 2, DType: 3, Cast: 4}
+                WithChannels: 2, DType: 3, Cast: 4, ToDType: 4}
         return sorted(nodes, key=lambda vn: (rank.get(type(vn[1]), 5), vn[0].id))

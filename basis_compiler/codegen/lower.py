@@ -135,12 +135,18 @@ class _Lowering:
             g.add(ir.ReadSizes(tuple(families), c.symbols))
             g.add(ir.Layout(families[0][2]))
         coeffs = None
+        named = [(s.name, g.node(self.inputs[s.name]).x if kind == "polynomial" else self.inputs[s.name])
+                 for s in sig.inputs]
         if kind == "covariant":
             coeffs = g.add(ir.Coefficients())
             g.add(ir.CheckCoefficients(coeffs, None if symbolic else total))
+            named.append(("coeffs", coeffs))
         elif kind == "polynomial":
             coeffs = g.add(ir.Weight())
-        self.dtype = g.add(ir.DType(first[0] if first else coeffs))
+        # one dtype for all inputs, and the result in it: a polynomial layer casts its weight
+        self.dtype = g.add(ir.DType(tuple(named), coeffs if kind == "polynomial" else None))
+        if kind == "polynomial" and named:
+            coeffs = g.add(ir.ToDType(coeffs, self.dtype))
         self.orbit = {}
         for i in family_terms:
             js = c.orbits[i]

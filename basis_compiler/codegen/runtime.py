@@ -76,6 +76,10 @@ def check(name, x, trailing, channels):
     A str entry of trailing is a family size given at run time (any size >= 1)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"input {name!r} must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        # integer arithmetic would truncate the 1/orbit-size scales: refuse rather than be wrong
+        raise TypeError(f"input {name!r} has dtype {x.dtype}; generated modules compute in real floating point: "
+                        f"convert it with {name}.double() or {name}.float()")
     k = len(trailing)
     shape = tuple(x.shape[x.dim() - k:]) if x.dim() >= k else ()
     if x.dim() < k + channels or any(s < 1 if isinstance(t, str) else s != t for s, t in zip(shape, trailing)):
@@ -87,8 +91,21 @@ def check_coeffs(x, count):
     """The coefficients of a covariant layer are (*batch, count)."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"coeffs must be a torch.Tensor, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(f"coeffs has dtype {x.dtype}; generated modules compute in real floating point: "
+                        "convert it with coeffs.double() or coeffs.float()")
     if x.dim() < 1 or x.shape[-1] != count:
         raise ValueError(f"coeffs must have {count} entries in its last axis, got {tuple(x.shape)}")
+
+
+def common_dtype(named):
+    """The one dtype of the named tensors [(name, tensor)]; no silent promotion between inputs."""
+    first, x = named[0]
+    for name, y in named[1:]:
+        if y.dtype != x.dtype:
+            raise TypeError(f"{first!r} has dtype {x.dtype} and {name!r} {y.dtype}; pass the inputs in one "
+                            f"floating dtype, e.g. {name}.to({first}.dtype)")
+    return x.dtype
 
 
 def read_sizes(families, symbols):
@@ -154,5 +171,5 @@ def coefficient_layout(terms, sizes, zero_slot, pick, device, orbit_index):
     return total, offsets, indices, scale.to(device)
 
 
-HELPERS = (eta, omega, eps_contract, orbit_index, check, check_coeffs, read_sizes, size_arguments, coefficient_layout)
+HELPERS = (eta, omega, eps_contract, orbit_index, check, check_coeffs, common_dtype, read_sizes, size_arguments, coefficient_layout)
 """Every helper a generated module may copy, in the order they are printed."""
