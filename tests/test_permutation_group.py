@@ -324,6 +324,13 @@ def test_signature_round_trips_and_refuses_pseudo_and_families():
         Signature.parse("S(2,3): v:1 -> 0")
 
 
+def test_pairing_stages_get_a_clear_refusal():
+    # code generation reads pairing edges; a partition diagram refuses with the package's error
+    term = enumerate_basis("S(4): X:2 -> 2", (1,))[0]
+    with pytest.raises(UnsupportedError, match="code generation for S\\(n\\) is not implemented"):
+        term.diagram.edges
+
+
 def test_huge_templates_are_refused_clearly():
     with pytest.raises(UnsupportedError, match="set partitions"):
         enumerate_basis("S(20): T:12 -> 0", (1,))
