@@ -264,7 +264,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--patience", type=int, default=_UNSET, help="early stopping patience in epochs")
     rec.add_argument("--seed", type=int, default=_UNSET, help="base seed (default 0)")
     rec.add_argument("--workers", type=int, help="parallel processes; results equal a serial run. Default: the "
-                     "CPUs this process may use (affinity mask, cgroup quota) divided by the torch threads per "
+                     "CPUs this process may use (affinity mask, cgroup quota) less one for the driver, divided by the torch threads per "
                      "task (1), at least 1")
     rec.add_argument("--max-tasks", dest="max_tasks", type=int, help="stop after this many new tasks (resume later)")
     rec.add_argument("--fresh", action="store_true", help="discard results saved in OUT instead of resuming")

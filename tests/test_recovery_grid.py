@@ -292,7 +292,8 @@ def test_cpu_quota_and_threads_per_task_set_the_default_workers(tmp_path, monkey
     (tmp_path / "v1" / "cpu" / "cpu.cfs_period_us").write_text("100000\n")
     assert cgroup_cpu_limit(tmp_path / "v1") == 3.0 and usable_cpus(tmp_path / "v1") == 3
     assert usable_cpus(tmp_path / "none") == 8
-    assert [default_workers(threads, cpus=8) for threads in (1, 2, 3, 8, 16)] == [8, 4, 2, 1, 1]
+    assert [default_workers(threads, cpus=8) for threads in (1, 2, 3, 8, 16)] == [7, 3, 2, 1, 1]
+    assert [default_workers(1, cpus=c) for c in (1, 2, 3, 4)] == [1, 1, 2, 3]
 
 
 def test_progress_without_a_terminal_is_a_few_plain_lines(tmp_path, capsys):
