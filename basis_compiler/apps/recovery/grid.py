@@ -28,7 +28,7 @@ import torch
 
 from ...errors import DataError, OutputError
 from .config import GridConfig, Task, derive_seed
-from .data import is_int, make_datasets
+from .data import Split, is_int, make_datasets
 from .lifeline import exit_with_parent
 from .progress import Progress
 from .report import write_reports as write_report_files
@@ -38,7 +38,7 @@ TASK_THREADS = 1
 """Torch threads per task. Fixed, because results depend on it (the order of float reductions)."""
 
 # Longest first, so parallel runs do not end waiting on one SVH run.
-_COST_ORDER = {"svh": 0, "baseline": 1, "svh_diag": 2, "sos1": 3, "sos2": 4}
+COST_ORDER = {"svh": 0, "baseline": 1, "svh_diag": 2, "sos1": 3, "sos2": 4}
 
 
 def usable_cpus(cgroup_root: Path | str = "/sys/fs/cgroup") -> int:
@@ -121,8 +121,15 @@ def init_worker(progress_queue, driver_pid: int) -> None:
     torch.set_num_threads(TASK_THREADS)
 
 
-def run_task(config: GridConfig, task: Task, progress: Callable[[str, int, float], None] | None = None) -> dict:
-    """Run one task with TASK_THREADS torch threads and return its record (see results.RECORD_SCHEMA)."""
+def run_task(config: GridConfig, task: Task, progress: Callable[[str, int, float], None] | None = None,
+             device: str | torch.device = "cpu") -> dict:
+    """Run one task with TASK_THREADS torch threads and return its record (see results.RECORD_SCHEMA).
+
+    device: where the data and the model live ("cpu", "cuda", "cuda:1"); the data are always drawn
+    on the CPU from the task's seed, so only the arithmetic moves. Results on a GPU differ from
+    CPU results in the last bits (other kernels); the record does not say where it ran, the
+    caller does (the sweep records it).
+    """
     from .models import parameter_count
     from .spectral import SOSMethod
     from .training import METHODS, build_model, evaluate, train
@@ -137,6 +144,8 @@ def run_task(config: GridConfig, task: Task, progress: Callable[[str, int, float
     torch.set_num_threads(TASK_THREADS)
     try:
         data = make_datasets(config.setting(task.sampling, task.covariance, task.trial))
+        if torch.device(device).type != "cpu":
+            data = data._replace(**{k: Split(*(t.to(device) for t in getattr(data, k))) for k in ("train", "val", "test")})
         start = time.perf_counter()
         if task.method in ("sos1", "sos2"):
             model = SOSMethod("I" if task.method == "sos1" else "II")
@@ -145,7 +154,7 @@ def run_task(config: GridConfig, task: Task, progress: Callable[[str, int, float
         else:
             seed = derive_seed(config.seed, "model", task.sampling, task.covariance, task.method, task.trial)
             torch.manual_seed(seed)
-            model = build_model(task.method, config.n, config.d, seed=seed)
+            model = build_model(task.method, config.n, config.d, seed=seed).to(device)
             callback = None
             if progress is not None:
                 def callback(rec):
@@ -229,7 +238,7 @@ def run_grid(
     saved = load_results(results_path, config.fingerprint())
     tasks = config.tasks()
     pending = [t for t in tasks if t not in saved]
-    pending.sort(key=lambda t: _COST_ORDER[t.method])  # stable: table order within a method
+    pending.sort(key=lambda t: COST_ORDER[t.method])  # stable: table order within a method
     reused = len(tasks) - len(pending)
     if max_tasks is not None:
         pending = pending[:max_tasks]

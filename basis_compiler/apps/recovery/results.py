@@ -14,7 +14,7 @@ import math
 import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Hashable
 
 from ...errors import DataError, OutputError
 from ...files import append_line, write_text
@@ -122,8 +122,19 @@ def _warn_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def load_results(path: Path, fingerprint: dict, warn: Callable[[str], None] = _warn_stderr) -> dict[Task, dict]:
+def load_results(
+    path: Path,
+    fingerprint: dict | Callable[[dict], dict],
+    warn: Callable[[str], None] = _warn_stderr,
+    *,
+    key: Callable[[dict], Hashable] = task_key,
+    problem: Callable[[object], str | None] = record_problem,
+) -> dict:
     """Valid saved records by task, in file order; bad lines are moved to REJECTED_FILE and reported.
+
+    fingerprint is what every record's "config" must equal, or a function giving it for a record
+    (a sweep's records each have their own). key (the task of a valid record) and problem (why a
+    line is not a valid record, see record_problem) let other runners share this file convention.
 
     A bad line (not UTF-8, not JSON, not an object, a missing or ill-typed field, a non-finite
     accuracy, a repeated task) never stops the run: it is appended to the rejected file with its
@@ -147,27 +158,29 @@ def load_results(path: Path, fingerprint: dict, warn: Callable[[str], None] = _w
         if not data.strip():
             continue  # blank lines hold nothing
         text = data.decode("utf-8", errors="backslashreplace")
-        record, reason = _parse(data, last=number == len(lines))
+        record, reason = _parse(data, last=number == len(lines), problem=problem)
         if reason is None:
-            key = task_key(record)
-            if key in records:
-                reason = f"task {key.label} repeats line {where[key]} (the first one is kept)"
+            task = key(record)
+            if task in records:
+                name = getattr(task, "label", task)
+                reason = f"task {name} repeats line {where[task]} (the first one is kept)"
         if reason is not None:
             rejected.append((number, reason, text))
             continue
-        if record["config"] != fingerprint:
+        expected = fingerprint(record) if callable(fingerprint) else fingerprint
+        if record["config"] != expected:
             raise DataError(
                 f"{path} line {number} holds a result made with another configuration ({record['config']}); this "
-                f"run uses {fingerprint}. Use another --out folder, or --fresh to discard the saved results"
+                f"run uses {expected}. Use another --out folder, or --fresh to discard the saved results"
             )
-        records[key], where[key] = record, number
+        records[task], where[task] = record, number
         kept.append(text)
     if rejected:
         _move_rejected(path, rejected, kept, warn)
     return records
 
 
-def _parse(data: bytes, last: bool) -> tuple[dict | None, str | None]:
+def _parse(data: bytes, last: bool, problem=record_problem) -> tuple[dict | None, str | None]:
     """(record, None) for a valid line, (None, reason) otherwise; `last`: the file's unterminated end."""
     try:
         text = data.decode("utf-8")
@@ -180,8 +193,8 @@ def _parse(data: bytes, last: bool) -> tuple[dict | None, str | None]:
         return None, f"not JSON: {exc.msg} at column {exc.colno}{cut}"
     except RecursionError:
         return None, "not JSON: nested too deeply"
-    problem = record_problem(record)
-    return (None, problem) if problem else (record, None)
+    why = problem(record)
+    return (None, why) if why else (record, None)
 
 
 def _move_rejected(path: Path, rejected, kept: list[str], warn) -> None:
