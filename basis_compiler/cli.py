@@ -1,4 +1,4 @@
-"""Command line: `basis-compiler show | generate | recover | demo` (each subcommand's --help says more)."""
+"""Command line: `basis-compiler show | generate | recover | sweep | demo` (each subcommand's --help says more)."""
 
 from __future__ import annotations
 
@@ -153,6 +153,102 @@ def _cmd_recover(args) -> int:
     return 0
 
 
+_SWEEP_KINDS = {"names": _names, "int": int, "float": float, "int_or_none": _max_epochs}
+
+
+def _cmd_sweep(args) -> int:
+    import shlex
+
+    from .apps.sweep.apps import get_app
+    from .apps.sweep.runner import Sweep, default_device, run_sweep
+    from .apps.sweep.spec import pair_params
+    from .errors import DataError
+
+    app = get_app(args.app)
+    mode = args.preset or next(iter(app.presets))
+    params = pair_params(args.param or [], args.values or [], app.sweepable, app.name)
+    overrides = {o.name: getattr(args, o.name) for o in app.options if getattr(args, o.name) is not _UNSET}
+    clash = sorted(set(overrides) & set(params))
+    if clash:
+        raise DataError(f"{clash[0]} is both swept (--param {clash[0]}) and fixed (--{clash[0].replace('_', '-')}); "
+                        f"give it once, e.g. --param {clash[0]} --values ...")
+    sweep = Sweep(app, app.make_config(mode, **overrides), params)
+    items, skipped = sweep.plan()  # DataError before any folder
+    out = args.out or _new_sweep_folder(app.name)
+    device = args.device or default_device()
+    where = (f"Ray ({args.address or 'a local instance, or RAY_ADDRESS'})" if args.backend == "ray"
+             else f"{args.workers or 'default'} local worker(s)")
+    print(f"sweep {app.name} --{mode}: {len(items)} tasks over " + ", ".join(f"{k} ({len(v)} values)" for k, v in
+          params.items()) + f" ({len(skipped)} setting(s) ruled out); {where}; device {device}; results in {out}",
+          flush=True)
+    command = "basis-compiler " + " ".join(shlex.quote(a) for a in (args.argv or []))
+    try:
+        run = run_sweep(sweep, out, backend=args.backend, workers=args.workers, address=args.address, device=device,
+                        max_tasks=args.max_tasks, fresh=args.fresh, progress=not args.no_progress, command=command)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished tasks are saved in {out}; resume with the same command and --out {out}",
+              file=sys.stderr)
+        return 130
+    print(f"ran {run.ran} task(s) in {run.seconds:.1f} s, reused {run.reused} from {run.paths['results']}")
+    if run.remaining:
+        print(f"incomplete: {run.remaining} task(s) missing; resume with the same options and --out {out}")
+    for kind, path in run.paths.items():
+        print(f"wrote {path}" if kind not in ("results", "runs") else f"{kind} {path}")
+    return 0
+
+
+def _new_sweep_folder(app: str):
+    from .apps.recovery.grid import new_run_folder
+
+    return new_run_folder(f"sweep-{app}", base="sweep_runs")
+
+
+def _add_sweep_parser(sub) -> None:
+    from .apps.sweep.apps import APPS
+    from .apps.sweep.backends import RAY_INSTALL
+    from .apps.sweep.spec import VALUES_HELP
+
+    sweep = sub.add_parser(
+        "sweep", help="run an application over a grid of parameter values, locally or on a Ray cluster",
+        description="Sweep an application's parameters on top of its preset: every point of the grid and every "
+        "task of the point is an independent task, saved at once to OUT/results.jsonl (rerun the same command "
+        "with --out to resume), then OUT/sweep.csv, sweep.md and one phase diagram per setting "
+        "(sweep_*.png) are written. Without --out each run starts fresh in sweep_runs/sweep-APP-DATE-TIME.",
+    )
+    apps = sweep.add_subparsers(dest="app", required=True, metavar="APP")
+    for app in APPS.values():
+        p = apps.add_parser(app.name, help=f"sweep `{app.name}` ({app.title})",
+                            description=f"Sweep {app.name}: {app.title}. Sweepable: {', '.join(app.sweepable)}. "
+                            f"Presets: {', '.join(app.presets)} (default {next(iter(app.presets))}).")
+        p.add_argument("--param", action="append", metavar="NAME",
+                       help=f"a parameter to sweep, one of {', '.join(app.sweepable)}; repeat for a grid "
+                       "(the first one is the plots' x axis)")
+        p.add_argument("--values", action="append", metavar="VALUES", help=f"the values of the matching --param: {VALUES_HELP}")
+        presets = p.add_mutually_exclusive_group()
+        for name in app.presets:
+            presets.add_argument(f"--{name}", dest="preset", action="store_const", const=name,
+                                 help=f"on top of the {name} preset" + (" (default)" if name == next(iter(app.presets)) else ""))
+        for o in app.options:
+            p.add_argument(f"--{o.name.replace('_', '-')}", dest=o.name, type=_SWEEP_KINDS[o.kind], default=_UNSET,
+                           help=o.help)
+        p.add_argument("--out", help="output folder; an existing one is resumed (default: a new folder "
+                       "sweep_runs/sweep-APP-DATE-TIME in the current directory)")
+        p.add_argument("--backend", choices=("local", "ray"), default="local",
+                       help=f"local: worker processes on this machine (default); ray: one Ray task per setting on a "
+                       f"Ray cluster (needs {RAY_INSTALL})")
+        p.add_argument("--workers", type=int, help="local worker processes; default: the usable CPUs (affinity mask, "
+                       "cgroup quota), at least 1; 1 runs in this process")
+        p.add_argument("--address", help="Ray cluster: 'auto' (the cluster this machine belongs to) or "
+                       "ray://HOST:PORT (Ray Client); default: RAY_ADDRESS if set, else a new local Ray instance")
+        p.add_argument("--device", help="torch device of training tasks: cpu, cuda or cuda:N (default: cuda when "
+                       "available); recorded in the results")
+        p.add_argument("--max-tasks", dest="max_tasks", type=int, help="stop after this many new tasks (resume later)")
+        p.add_argument("--fresh", action="store_true", help="discard results saved in OUT instead of resuming")
+        p.add_argument("--no-progress", dest="no_progress", action="store_true",
+                       help="no progress on stderr (by default a bar on a terminal, a line every 30 s otherwise)")
+        p.set_defaults(run=_cmd_sweep, preset=None)
+
+
 def _cmd_generate(args) -> int:
     from .codegen.store import check, generate, read_manifest, remove
 
@@ -271,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--no-progress", dest="no_progress", action="store_true",
                      help="no progress on stderr (by default a bar on a terminal, a plain line every 30 s otherwise)")
     rec.set_defaults(run=_cmd_recover)
+    _add_sweep_parser(sub)
     demo = sub.add_parser("demo", help="print the paper's basis, then run the quick recovery grid afresh "
                           "(into a new folder recovery_runs/demo-DATE-TIME)")
     demo.set_defaults(run=_cmd_demo)
@@ -280,6 +377,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; errors of the package exit 2 with their message."""
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return args.run(args)
     except BasisCompilerError as exc:

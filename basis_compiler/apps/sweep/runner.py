@@ -1,0 +1,308 @@
+"""Run a sweep: every (point, task) once, resumable through OUT/results.jsonl, on any backend.
+
+The results file follows recover's convention (recovery/results.py): one JSON line per finished
+task, appended whole and fsynced before the task counts as done, checked on load (bad lines are
+moved to results.rejected.jsonl and run again), and a line made with another configuration
+stops the run with a message rather than mixing two experiments. A sweep record is the
+application's record plus "point" (the swept values, e.g. {"eps": 0.1}) and "device". Each driver
+run also appends one line to OUT/runs.jsonl (start, wall time, tasks run, backend, device, torch
+version, git commit), written even when the run is interrupted, so the reports can give the total
+wall time of a sweep that was resumed.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ...errors import DataError, OutputError
+from ...files import append_line
+from ..recovery.grid import check_run_options, default_workers
+from ..recovery.progress import Progress
+from ..recovery.results import RESULTS_FILE, clear_results, load_results
+from . import backends
+from .apps import SweepApp
+from .spec import check_params, point_text, points
+
+RUNS_FILE = "runs.jsonl"
+"""One line per driver run of a sweep (see the module docstring)."""
+
+SWEEP_FIELDS = ("point", "device")
+"""What a sweep adds to the application's record."""
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """An application, its base configuration and the swept parameters."""
+
+    app: SweepApp
+    base: object
+    """The preset with the command line's overrides."""
+    params: dict[str, tuple]
+    """Swept parameter -> values (the first one is the phase diagrams' x axis)."""
+
+    def config(self, point: dict):
+        """The configuration of one point (the base with the swept fields replaced)."""
+        unknown = [k for k in point if k not in self.app.sweepable]
+        if unknown:
+            raise DataError(f"{self.app.name} cannot sweep {unknown[0]!r}; sweepable: {', '.join(self.app.sweepable)}")
+        return replace(self.base, **point)
+
+    def plan(self) -> tuple[list[tuple[dict, object, object]], list[tuple[dict, str, str]]]:
+        """([(point, config, task)] in table order, [(point, setting, why it cannot run)]).
+
+        DataError when a point has no task at all (e.g. eps=2): a typo, not a phase boundary.
+        """
+        check_params(self.params, self.app.sweepable, self.app.name)
+        items, skipped = [], []
+        for point in points(self.params):
+            config = self.config(point)
+            try:
+                tasks, ruled_out = self.app.plan(config)
+            except DataError as exc:
+                raise DataError(f"point {point_text(point)}: {exc}") from None
+            items += [(point, config, task) for task in tasks]
+            skipped += [(point, what, why) for what, why in ruled_out]
+        return items, skipped
+
+    def key(self, point: dict, task) -> tuple:
+        return (tuple(point.items()), task)
+
+    def record_key(self, record: dict) -> tuple:
+        return (tuple(record["point"].items()), self.app.task_key(record))
+
+    def record_problem(self, record) -> str | None:
+        problem = self.app.record_problem(record)
+        if problem:
+            return problem
+        point, device = record.get("point"), record.get("device")
+        if not isinstance(point, dict) or not point:
+            return "missing field 'point' (the swept values, e.g. \"point\": {\"eps\": 0.1})"
+        for name, value in point.items():
+            if name not in self.app.sweepable:
+                return f"point names {name!r}, which {self.app.name} cannot sweep (e.g. \"point\": {{\"eps\": 0.1}})"
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                return f"point value {name}={value!r} is not a finite number (e.g. \"point\": {{\"eps\": 0.1}})"
+        if not isinstance(device, str) or not device:
+            return "missing field 'device' (e.g. \"device\": \"cpu\")"
+        return None
+
+    def expected_fingerprint(self, record: dict) -> dict:
+        return self.app.fingerprint(self.config(record["point"]))
+
+
+@dataclass
+class SweepRun:
+    """What run_sweep did and where the outputs are."""
+
+    sweep: Sweep
+    records: list[dict]
+    """Saved records of this sweep's tasks, in table order."""
+    skipped: list[tuple[dict, str, str]]
+    """(point, setting, why) that the point rules out (e.g. CBG with eps > 1/3)."""
+    ran: int
+    reused: int
+    remaining: int
+    """Tasks still missing (interrupted, or --max-tasks)."""
+    seconds: float
+    """Wall time of this call."""
+    paths: dict[str, Path] = field(default_factory=dict)
+
+
+def default_device() -> str:
+    """"cuda" when torch sees a GPU here, else "cpu"."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def check_device(device: str, backend: str) -> None:
+    """DataError for a device torch does not know; for local runs also one this machine lacks."""
+    import torch
+
+    try:
+        kind = torch.device(device).type
+    except (RuntimeError, TypeError):
+        raise DataError(f"unknown device {device!r}; valid: cpu, cuda, cuda:N (e.g. --device cpu)") from None
+    if kind not in ("cpu", "cuda"):
+        raise DataError(f"device {device!r} is not supported; valid: cpu, cuda, cuda:N (e.g. --device cpu)")
+    if kind == "cuda" and backend == "local" and not torch.cuda.is_available():
+        raise DataError(f"--device {device}: torch sees no GPU on this machine (torch {torch.__version__}); "
+                        "use --device cpu")
+
+
+def git_commit(where: Path | str | None = None) -> str:
+    """The commit of the checkout holding this package ('+dirty' if tracked files differ), or 'unknown'."""
+    where = Path(where) if where else Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
+        if head.returncode:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                               capture_output=True, text=True, timeout=10)
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+class SweepProgress(Progress):
+    """recover's progress (a bar on a terminal), titled "sweep"; in a log, a plain line at most every
+    `interval` seconds with tasks done / total and the running tasks."""
+
+    def __init__(self, total: int, enabled: bool, stream=None, interval: float | None = None):
+        kwargs = {} if interval is None else {"interval": interval}
+        super().__init__(total, enabled, stream=stream, **kwargs)
+        if self.bar is not None:
+            self.bar.set_description("sweep", refresh=False)
+
+    def start(self, label: str) -> None:
+        super().start(label)
+        self._line()
+
+    def done(self, label: str) -> None:
+        self.running.pop(label, None)
+        self.finished += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            self._draw()
+        else:
+            self._line(force=self.finished == self.total)
+
+    def _line(self, force: bool = False) -> None:
+        if self.bar is not None or not self.enabled:
+            return
+        now = time.monotonic()
+        if force or now - self.last_line >= self.interval:
+            self.last_line = now
+            running = ", ".join(self.running) or "none"
+            self.stream.write(f"sweep: {self.finished}/{self.total} tasks done ({now - self.began:.0f} s); "
+                              f"running: {running}\n")
+            self.stream.flush()
+
+
+def run_sweep(
+    sweep: Sweep,
+    out: Path | str,
+    backend: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    device: str | None = None,
+    max_tasks: int | None = None,
+    fresh: bool = False,
+    progress: bool = True,
+    write_reports: bool = True,
+    command: str | None = None,
+) -> SweepRun:
+    """Run the sweep's missing tasks (resuming OUT/results.jsonl) on a backend, then write the reports.
+
+    backend "local": `workers` processes (default: recovery.grid.default_workers()), 1 = in this
+    process; "ray": one Ray task per (point, task) on the cluster at `address` (backends.run_ray).
+    device: "cpu", "cuda" or "cuda:N" (default: cuda when available), recorded in every record.
+    The records equal a serial run's whatever the backend, apart from the timing fields.
+    """
+    if backend not in backends.BACKENDS:
+        raise DataError(f"unknown backend {backend!r}; valid: {', '.join(backends.BACKENDS)} (e.g. --backend local)")
+    if backend == "ray":
+        backends.import_ray()  # a clear error before any work or folder
+        if workers is not None:
+            raise DataError("--workers is for --backend local; Ray runs as many tasks as the cluster has CPUs")
+    workers = default_workers() if workers is None else workers
+    check_run_options(workers, max_tasks)
+    device = default_device() if device is None else device
+    check_device(device, backend)
+    items, skipped = sweep.plan()
+    out = Path(out)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
+    results_path = out / RESULTS_FILE
+    if fresh and results_path.exists():
+        clear_results(results_path)
+    saved = load_results(results_path, sweep.expected_fingerprint, key=sweep.record_key, problem=sweep.record_problem)
+    app = sweep.app
+    jobs, points_of = [], {}
+    for point, config, task in items:
+        key = sweep.key(point, task)
+        if key in saved:
+            continue
+        label = f"{app.task_label(task)} {point_text(point)}"
+        jobs.append(backends.Job(app.name, config, task, device, label))
+        points_of[label] = point
+    jobs.sort(key=lambda j: app.cost(j.task))  # stable: table order within a cost class
+    reused = len(items) - len(jobs)
+    if max_tasks is not None:
+        jobs = jobs[:max_tasks]
+    bar = SweepProgress(len(jobs), progress)
+    started, wall_start, ran = time.strftime("%Y-%m-%dT%H:%M:%S%z"), time.perf_counter(), 0
+
+    def finished(job: backends.Job, record: dict) -> None:
+        nonlocal ran
+        point = points_of[job.label]
+        record = {**record, "point": point, "device": job.device}
+        problem = sweep.record_problem(record)
+        if problem:
+            raise DataError(f"task {job.label} returned an invalid record: {problem}")
+        append_line(results_path, json.dumps(record, sort_keys=True, allow_nan=False), parents=True)
+        saved[sweep.key(point, sweep.app.task_key(record))] = record
+        ran += 1
+        bar.done(job.label)
+
+    complete = False
+    try:
+        if backend == "ray":
+            backends.run_ray(jobs, finished, bar, address=address)
+        else:
+            backends.run_local(jobs, workers, finished, bar)
+        complete = True
+    finally:
+        bar.close()
+        _log_run(out / RUNS_FILE, dict(
+            started=started, wall_seconds=round(time.perf_counter() - wall_start, 3), ran=ran, reused=reused,
+            complete=complete, backend=backend, workers=workers if backend == "local" else None,
+            address=address, device=device, torch=_torch_version(), python=sys.version.split()[0],
+            git=git_commit(), command=command,
+        ))
+    records = [saved[sweep.key(p, t)] for p, _, t in items if sweep.key(p, t) in saved]
+    run = SweepRun(sweep, records, skipped, ran=ran, reused=reused, remaining=len(items) - len(records),
+                   seconds=time.perf_counter() - wall_start, paths={"results": results_path, "runs": out / RUNS_FILE})
+    if write_reports:
+        from .report import write_reports as write_report_files
+
+        run.paths.update(write_report_files(run, load_runs(out / RUNS_FILE)))
+    return run
+
+
+def _torch_version() -> str:
+    import torch
+
+    return torch.__version__
+
+
+def _log_run(path: Path, entry: dict) -> None:
+    try:
+        append_line(path, json.dumps(entry, sort_keys=True), parents=True)
+    except OutputError as exc:  # never hide the run's own outcome behind a log failure
+        print(f"basis-compiler: could not log this run in {path}: {exc}", file=sys.stderr)
+
+
+def load_runs(path: Path) -> list[dict]:
+    """The readable lines of OUT/runs.jsonl (unreadable ones are ignored: they only feed the summary)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return []
+    runs = []
+    for line in lines:
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(entry, dict):
+            runs.append(entry)
+    return runs

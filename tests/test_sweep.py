@@ -1,0 +1,209 @@
+"""Sweeps: value parsing, the grid of points, resume, identical records on every backend, outputs, errors."""
+
+import csv
+import json
+
+import pytest
+
+from basis_compiler.apps.recovery.config import GridConfig
+from basis_compiler.apps.sweep.apps import APPS, RECOVER
+from basis_compiler.apps.sweep.runner import RUNS_FILE, Sweep, run_sweep
+from basis_compiler.apps.sweep.spec import pair_params, parse_values, points
+from basis_compiler.cli import main
+from basis_compiler.errors import BasisCompilerError, DataError
+
+TINY = GridConfig(
+    samplings=("BG", "CBG"), covariances=("identity",), methods=("sos1", "svh_diag"),
+    n=12, d=3, eps=0.25, n_train=40, n_val=16, n_test=16, max_epochs=2, patience=5, seed=3,
+)
+# eps 0.4 rules CBG out (eps <= 1/3), so the sweep has 2 points x (2 + 1 settings) x 2 methods = 6 tasks.
+PARAMS = {"eps": (0.2, 0.4)}
+TIMING = RECOVER.timing_fields
+
+
+def _strip(records):
+    """Records by (point, task) without the timing fields (the only ones that may differ)."""
+    return {(json.dumps(r["point"]), r["sampling"], r["covariance"], r["method"], r["trial"]):
+            {k: v for k, v in r.items() if k not in TIMING} for r in records}
+
+
+def _lines(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+# --------------------------------------------------------------------------- values
+
+
+def test_range_values_are_evenly_spaced_and_inclusive():
+    values = parse_values("eps", "0.05:0.5:10", "float")
+    assert len(values) == 10 and values[0] == 0.05 and values[-1] == 0.5
+    steps = [b - a for a, b in zip(values, values[1:])]
+    assert max(steps) - min(steps) < 1e-12
+    assert values[2] == 0.15  # rounded, not 0.15000000000000002
+
+
+def test_comma_lists_are_literal_and_ints_stay_ints():
+    assert parse_values("n", "50,100,200", "int") == (50, 100, 200)
+    assert all(type(v) is int for v in parse_values("n", "50:200:4", "int"))
+    assert parse_values("eps", "0.3,0.1", "float") == (0.3, 0.1)
+
+
+@pytest.mark.parametrize("name, text, kind, words", [
+    ("n", "50:100:4", "int", "integers"),
+    ("eps", "0.1:0.2", "float", "a:b:k"),
+    ("eps", "0.1:0.2:0", "float", "k in a:b:k"),
+    ("eps", "0.1,x", "float", "not a number"),
+    ("eps", "0.1,0.1", "float", "repeats"),
+    ("eps", "", "float", "empty"),
+])
+def test_bad_values_name_the_problem_and_an_example(name, text, kind, words):
+    with pytest.raises(DataError, match=words) as info:
+        parse_values(name, text, kind)
+    assert "e.g." in str(info.value)
+
+
+def test_params_pair_up_and_make_every_combination():
+    params = pair_params(["eps", "n"], ["0.1,0.2", "50,100"], RECOVER.sweepable, "recover")
+    assert points(params) == [{"eps": 0.1, "n": 50}, {"eps": 0.1, "n": 100}, {"eps": 0.2, "n": 50}, {"eps": 0.2, "n": 100}]
+    with pytest.raises(DataError, match="one --values"):
+        pair_params(["eps"], [], RECOVER.sweepable, "recover")
+    with pytest.raises(DataError, match="cannot sweep 'seed'"):
+        pair_params(["seed"], ["1,2"], RECOVER.sweepable, "recover")
+    with pytest.raises(DataError, match="twice"):
+        pair_params(["eps", "eps"], ["0.1", "0.2"], RECOVER.sweepable, "recover")
+
+
+def test_every_registered_app_can_be_swept_from_the_command_line(capsys):
+    for name in APPS:
+        with pytest.raises(SystemExit) as info:
+            main(["sweep", name, "--help"])
+        assert info.value.code == 0
+        assert "--param" in capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- plan
+
+
+def test_a_point_rules_out_only_the_settings_it_makes_invalid():
+    items, skipped = Sweep(RECOVER, TINY, PARAMS).plan()
+    assert len(items) == 6
+    assert [(p, what) for p, what, _ in skipped] == [({"eps": 0.4}, "CBG/identity")]
+    assert "1/3" in skipped[0][2]
+    assert {(p["eps"], t.sampling) for p, _, t in items} == {(0.2, "BG"), (0.2, "CBG"), (0.4, "BG")}
+    assert all(c.eps == p["eps"] for p, c, _ in items)
+
+
+def test_a_point_where_nothing_can_run_is_an_error():
+    with pytest.raises(DataError, match="eps=2"):
+        Sweep(RECOVER, TINY, {"eps": (0.2, 2.0)}).plan()
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@pytest.fixture(scope="module")
+def serial(tmp_path_factory):
+    out = tmp_path_factory.mktemp("serial")
+    return out, run_sweep(Sweep(RECOVER, TINY, PARAMS), out, workers=1, device="cpu", progress=False)
+
+
+def test_serial_sweep_writes_one_record_per_task_with_point_and_device(serial):
+    out, run = serial
+    assert run.ran == 6 and run.reused == 0 and run.remaining == 0
+    lines = _lines(out / "results.jsonl")
+    assert len(lines) == 6
+    for r in lines:
+        assert r["device"] == "cpu"
+        assert r["config"]["eps"] == r["point"]["eps"]  # the task ran at its point
+    # different points give different data, so the same task differs in its accuracies
+    by = {(r["point"]["eps"], r["method"]): r["test_accuracy"] for r in lines if r["sampling"] == "BG"}
+    assert by[(0.2, "sos1")] != by[(0.4, "sos1")]
+
+
+def test_csv_has_one_row_per_task_with_all_parameters(serial):
+    out, run = serial
+    rows = list(csv.DictReader((out / "sweep.csv").read_text().splitlines()))
+    assert len(rows) == 6
+    for column in ("eps", "sampling", "covariance", "method", "trial", "n", "d", "n_train", "n_val", "n_test",
+                   "max_epochs", "patience", "batch", "seed", "device", "test_accuracy", "seconds"):
+        assert column in rows[0], column
+    assert {(r["eps"], r["sampling"]) for r in rows} == {("0.2", "BG"), ("0.2", "CBG"), ("0.4", "BG")}
+
+
+def test_markdown_and_figures_per_sampling_and_covariance(serial):
+    out, run = serial
+    md = (out / "sweep.md").read_text()
+    assert "eps = 0.2, 0.4" in md and "CBG/identity at eps=0.4" in md
+    assert "torch " in md and "git commit" in md and "Wall time" in md
+    for name in ("sweep_BG_identity.png", "sweep_CBG_identity.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({name})" in md
+    runs = _lines(out / RUNS_FILE)
+    assert runs[-1]["ran"] == 6 and runs[-1]["complete"] and runs[-1]["torch"]
+
+
+def test_local_workers_give_the_serial_records(serial, tmp_path):
+    run = run_sweep(Sweep(RECOVER, TINY, PARAMS), tmp_path, workers=2, device="cpu", progress=False)
+    assert run.ran == 6
+    assert _strip(run.records) == _strip(serial[1].records)
+
+
+def test_resume_runs_only_missing_tasks_and_extends_to_new_points(serial, tmp_path):
+    sweep = Sweep(RECOVER, TINY, PARAMS)
+    first = run_sweep(sweep, tmp_path, workers=1, device="cpu", max_tasks=4, progress=False)
+    assert first.ran == 4 and first.remaining == 2
+    assert "2 missing" in (tmp_path / "sweep.md").read_text()
+    second = run_sweep(sweep, tmp_path, workers=1, device="cpu", progress=False)
+    assert second.ran == 2 and second.reused == 4 and second.remaining == 0
+    assert _strip(second.records) == _strip(serial[1].records)
+    # a wider sweep in the same folder reuses the finished points
+    wider = run_sweep(Sweep(RECOVER, TINY, {"eps": (0.2, 0.3, 0.4)}), tmp_path, workers=1, device="cpu", progress=False)
+    assert wider.reused == 6 and wider.ran == 4
+    assert len(_lines(tmp_path / RUNS_FILE)) == 3
+
+
+def test_a_folder_of_another_configuration_is_not_mixed_in(serial, tmp_path):
+    run_sweep(Sweep(RECOVER, TINY, {"eps": (0.2,)}), tmp_path, workers=1, device="cpu", max_tasks=1, progress=False)
+    other = GridConfig(**{**TINY.__dict__, "n_train": 41})
+    with pytest.raises(DataError, match="another configuration"):
+        run_sweep(Sweep(RECOVER, other, {"eps": (0.2,)}), tmp_path, workers=1, device="cpu", progress=False)
+
+
+def test_a_bad_saved_line_is_moved_aside_and_its_task_runs_again(tmp_path):
+    sweep = Sweep(RECOVER, TINY, {"eps": (0.2,)})
+    run_sweep(sweep, tmp_path, workers=1, device="cpu", progress=False)
+    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    broken = json.loads(lines[0])
+    del broken["point"]
+    (tmp_path / "results.jsonl").write_text("\n".join([json.dumps(broken)] + lines[1:]) + "\n")
+    run = run_sweep(sweep, tmp_path, workers=1, device="cpu", progress=False)
+    assert run.ran == 1 and run.remaining == 0
+    rejected = _lines(tmp_path / "results.rejected.jsonl")
+    assert "point" in rejected[0]["reason"]
+
+
+def test_bad_options_fail_before_any_folder(tmp_path):
+    out = tmp_path / "never"
+    sweep = Sweep(RECOVER, TINY, PARAMS)
+    for kwargs, words in ((dict(backend="slurm"), "unknown backend"), (dict(device="tpu"), "device"),
+                          (dict(workers=0), "workers")):
+        with pytest.raises(BasisCompilerError, match=words):
+            run_sweep(sweep, out, progress=False, **{"device": "cpu", **kwargs})
+    assert not out.exists()
+
+
+def test_cli_sweep_runs_and_resumes(tmp_path, capsys):
+    args = ["sweep", "recover", "--param", "eps", "--values", "0.2,0.4", "--samplings", "BG", "--covariances",
+            "identity", "--methods", "sos1", "--n", "12", "--d", "3", "--n-train", "40", "--n-val", "16",
+            "--n-test", "16", "--trials", "2", "--device", "cpu", "--workers", "1", "--no-progress",
+            "--out", str(tmp_path)]
+    assert main(args) == 0
+    assert "ran 4 task(s)" in capsys.readouterr().out
+    assert main(args) == 0
+    again = capsys.readouterr().out
+    assert "ran 0 task(s)" in again and "reused 4" in again
+    assert len(_lines(tmp_path / "results.jsonl")) == 4
+    assert main(args[:4] + ["--values", "0.2:0.4"] + args[6:]) == 2
+    assert "a:b:k" in capsys.readouterr().err
+    assert main(args + ["--eps", "0.3"]) == 2
+    assert "both swept" in capsys.readouterr().err
