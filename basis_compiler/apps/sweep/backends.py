@@ -15,7 +15,7 @@ import queue as queue_module
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Callable, NamedTuple
 
-from ...errors import UnsupportedError
+from ...errors import DataError, UnsupportedError
 from ..recovery.grid import TASK_THREADS
 from ..recovery.lifeline import exit_with_parent
 
@@ -41,7 +41,9 @@ class Job(NamedTuple):
     """For progress lines."""
 
 
-Finished = Callable[[Job, dict], None]
+Finished = Callable[[Job, "dict | DataError"], None]
+"""Called in the driver with each job and its record, or the DataError it raised (a setting whose data
+cannot be drawn, e.g. accept/reject at a tiny eps: deterministic, so the runner records it and goes on)."""
 OnEpoch = Callable[[str, int, float], None]
 
 _QUEUE = None
@@ -77,8 +79,12 @@ def run_serial(jobs: list[Job], finished: Finished, bar) -> None:
     """Run the jobs one after the other in this process."""
     for job in jobs:
         bar.start(job.label)
-        finished(job, execute_task(job.app, job.config, job.task, job.device, job.label,
-                                   progress=lambda _l, e, v, label=job.label: bar.epoch(label, e, v)))
+        try:
+            outcome = execute_task(job.app, job.config, job.task, job.device, job.label,
+                                   progress=lambda _l, e, v, label=job.label: bar.epoch(label, e, v))
+        except DataError as exc:
+            outcome = exc
+        finished(job, outcome)
 
 
 def run_local(jobs: list[Job], workers: int, finished: Finished, bar) -> None:
@@ -114,7 +120,11 @@ def run_local(jobs: list[Job], workers: int, finished: Finished, bar) -> None:
             done, waiting = wait(waiting, timeout=0.2, return_when=FIRST_COMPLETED)
             drain()
             for future in done:
-                finished(futures[future], future.result())
+                try:
+                    outcome = future.result()
+                except DataError as exc:
+                    outcome = exc
+                finished(futures[future], outcome)
         done_all = True
     finally:
         # On an error or Ctrl-C do not wait for the running tasks: what finished is saved already.
@@ -165,7 +175,11 @@ def run_ray(jobs: list[Job], finished: Finished, bar, address: str | None = None
             done, _ = ray.wait(list(inflight), num_returns=1, timeout=1.0)
             for ref in done:
                 job = inflight.pop(ref)
-                finished(job, _ray_get(ray, ref))
+                try:
+                    outcome = _ray_get(ray, ref)
+                except DataError as exc:
+                    outcome = exc
+                finished(job, outcome)
     finally:
         for ref in inflight:
             try:

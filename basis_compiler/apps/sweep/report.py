@@ -76,13 +76,13 @@ def markdown(run, runs: list[dict]) -> str:
     """sweep.md: what ran (settings, versions, wall time), what was ruled out, then a table per panel."""
     sweep, app = run.sweep, run.sweep.app
     params = list(sweep.params)
-    total = len(run.records) + run.remaining
+    total = len(run.records) + run.remaining + len(run.failed)
     wall = sum(e.get("wall_seconds") or 0 for e in runs)
     out = io.StringIO()
     out.write(f"# Sweep: {app.title} over {', '.join(params)}\n\n")
     out.write(f"- Swept: " + "; ".join(f"{k} = {', '.join(f'{v:g}' for v in vs)}" for k, vs in sweep.params.items()) + "\n")
     out.write(f"- Base configuration ({app.name}; swept fields replaced per point): {app.describe(sweep.base)}\n")
-    out.write(f"- Tasks: {len(run.records)} of {total} finished")
+    out.write(f"- Tasks: {len(run.records)} of {total} finished" + (f", {len(run.failed)} failed" if run.failed else ""))
     out.write(f"; {run.remaining} missing (rerun the same command to resume)\n" if run.remaining else "\n")
     devices = sorted({r["device"] for r in run.records})
     out.write(f"- Device(s): {', '.join(devices) or '–'}\n")
@@ -102,6 +102,17 @@ def markdown(run, runs: list[dict]) -> str:
         out.write("\nRuled out (not run, left out of the plots):\n\n")
         for (what, why), where in by_reason.items():
             out.write(f"- {what} at {', '.join(where)}: {why}\n")
+    if run.failed:
+        by_what: dict[str, tuple[list, str]] = {}
+        for point, task, why in run.failed:
+            what = "/".join(str(getattr(task, f)) for f in app.panel_fields)
+            where, _ = by_what.setdefault(what, ([], why))
+            if point_text(point) not in where:
+                where.append(point_text(point))
+        out.write(f"\nCould not run ({len(run.failed)} tasks, left out of the plots; recorded in failed.jsonl, "
+                  "retried only with --fresh):\n\n")
+        for what, (where, why) in by_what.items():
+            out.write(f"- {what} at {', '.join(where)}; e.g. {why}\n")
     series_all = list(app.series_order(sweep.base))
     for panel, by_others in _groups(run).items():
         title = " / ".join(_label(app, v) for v in panel)

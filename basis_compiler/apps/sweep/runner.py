@@ -32,6 +32,11 @@ from .spec import check_params, point_text, points
 RUNS_FILE = "runs.jsonl"
 """One line per driver run of a sweep (see the module docstring)."""
 
+FAILED_FILE = "failed.jsonl"
+"""Tasks that raised a DataError (e.g. data that cannot be drawn at this point): one JSON line each with
+the point, the task, the configuration and the reason. Such a failure is deterministic (same
+configuration and task, same data), so a resumed run does not retry it; --fresh does."""
+
 SWEEP_FIELDS = ("point", "device")
 """What a sweep adds to the application's record."""
 
@@ -108,10 +113,12 @@ class SweepRun:
     ran: int
     reused: int
     remaining: int
-    """Tasks still missing (interrupted, or --max-tasks)."""
+    """Tasks still missing (interrupted, or --max-tasks); failed tasks do not count."""
     seconds: float
     """Wall time of this call."""
     paths: dict[str, Path] = field(default_factory=dict)
+    failed: list[tuple[dict, object, str]] = field(default_factory=list)
+    """(point, task, reason) of the tasks that raised a DataError (FAILED_FILE), now or in an earlier run."""
 
 
 def default_device() -> str:
@@ -221,29 +228,42 @@ def run_sweep(
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create the output folder {out}: {exc.strerror or exc}") from None
-    results_path = out / RESULTS_FILE
-    if fresh and results_path.exists():
-        clear_results(results_path)
+    results_path, failed_path = out / RESULTS_FILE, out / FAILED_FILE
+    if fresh:
+        for path in (results_path, failed_path):
+            if path.exists():
+                clear_results(path)
     saved = load_results(results_path, sweep.expected_fingerprint, key=sweep.record_key, problem=sweep.record_problem)
+    failed = load_failed(sweep, failed_path)
     app = sweep.app
     jobs, points_of = [], {}
     for point, config, task in items:
         key = sweep.key(point, task)
-        if key in saved:
+        if key in saved or key in failed:
             continue
         label = f"{app.task_label(task)} {point_text(point)}"
         jobs.append(backends.Job(app.name, config, task, device, label))
         points_of[label] = point
     jobs.sort(key=lambda j: app.cost(j.task))  # stable: table order within a cost class
-    reused = len(items) - len(jobs)
+    reused = sum(sweep.key(p, t) in saved for p, _, t in items)
     if max_tasks is not None:
         jobs = jobs[:max_tasks]
     bar = SweepProgress(len(jobs), progress)
     started, wall_start, ran = time.strftime("%Y-%m-%dT%H:%M:%S%z"), time.perf_counter(), 0
 
-    def finished(job: backends.Job, record: dict) -> None:
+    def finished(job: backends.Job, record) -> None:
         nonlocal ran
         point = points_of[job.label]
+        if isinstance(record, DataError):
+            entry = {**job.task._asdict(), "point": point, "device": job.device,
+                     "config": app.fingerprint(job.config), "reason": str(record)}
+            append_line(failed_path, json.dumps(entry, sort_keys=True, allow_nan=False), parents=True)
+            failed[sweep.key(point, job.task)] = (point, job.task, str(record))
+            ran += 1
+            bar.done(job.label)
+            print(f"basis-compiler: task {job.label} failed: {record} (recorded in {failed_path})",
+                  file=sys.stderr, flush=True)
+            return
         record = {**record, "point": point, "device": job.device}
         problem = sweep.record_problem(record)
         if problem:
@@ -269,8 +289,10 @@ def run_sweep(
             git=git_commit(), command=command,
         ))
     records = [saved[sweep.key(p, t)] for p, _, t in items if sweep.key(p, t) in saved]
-    run = SweepRun(sweep, records, skipped, ran=ran, reused=reused, remaining=len(items) - len(records),
-                   seconds=time.perf_counter() - wall_start, paths={"results": results_path, "runs": out / RUNS_FILE})
+    gone = [failed[sweep.key(p, t)] for p, _, t in items if sweep.key(p, t) in failed]
+    run = SweepRun(sweep, records, skipped, ran=ran, reused=reused, remaining=len(items) - len(records) - len(gone),
+                   seconds=time.perf_counter() - wall_start, failed=gone,
+                   paths={"results": results_path, "runs": out / RUNS_FILE})
     if write_reports:
         from .report import write_reports as write_report_files
 
@@ -289,6 +311,23 @@ def _log_run(path: Path, entry: dict) -> None:
         append_line(path, json.dumps(entry, sort_keys=True), parents=True)
     except OutputError as exc:  # never hide the run's own outcome behind a log failure
         print(f"basis-compiler: could not log this run in {path}: {exc}", file=sys.stderr)
+
+
+def load_failed(sweep: Sweep, path: Path) -> dict:
+    """Failed tasks of this sweep's configuration by key: {key: (point, task, reason)}.
+
+    Lines that cannot be read, or that were made with another configuration, are ignored: their
+    tasks simply run (again)."""
+    out = {}
+    for entry in load_runs(path):
+        try:
+            if sweep.expected_fingerprint(entry) != entry.get("config"):
+                continue
+            task = sweep.app.task_key(entry)
+            out[sweep.key(entry["point"], task)] = (entry["point"], task, str(entry["reason"]))
+        except (KeyError, TypeError, AttributeError, DataError):
+            continue
+    return out
 
 
 def load_runs(path: Path) -> list[dict]:
