@@ -158,7 +158,7 @@ def _enumerate(sig: Signature, degree, keep) -> Basis:
                 if not keep(diagram):
                     continue
                 orbits += 1
-                if diagram.labels is None:
+                if diagram.labels is None or diagram.template.sums_members:
                     group.append(Term(diagram))
                     continue
                 shape = Term(diagram, None, _index_symmetry(diagram, oriented))
@@ -207,7 +207,18 @@ def invariant_features(signature: Signature | str, degree: int | tuple[int, ...]
 
 
 def symbolic_families(sig: Signature) -> Signature:
-    """Families as symbols, so generators stay shapes over J (their sizes matter only at run time)."""
+    """Families as symbols, so generators stay shapes over J (their sizes matter only at run time).
+
+    Refuses set families (a{n}:1): their terms sum over members and have no index tuples J, so
+    the Corollary 1 split (covariant_basis, invariant_features) and the generated modules built
+    on it (which reach this through codegen.kinds.compile_kind) do not apply to them yet."""
+    if any(s.is_set_family for s in sig.inputs):
+        raise UnsupportedError(
+            f"{sig}: set families (a{{n}}:1) are not supported by covariant_basis, invariant_features or generated "
+            "modules (compile_module, basis-compiler generate) yet: their terms sum over exchangeable members "
+            "and have no index tuples J. enumerate_basis lists them, e.g. enumerate_basis(\"O(3): a{n}:1 -> 2s\", 2); "
+            "for generated code use an indexed family, e.g. \"O(3): a[n]:1 -> 2s\""
+        )
     inputs = tuple(InputSpec(s.name, s.type, "n" if s.is_family else None) if s.is_family else s
                    for s in sig.inputs)
     return Signature(sig.group, inputs, sig.output)

@@ -21,6 +21,8 @@ def independence_is_automatic(terms: list[Term]) -> bool:
     if not terms or any(t.uses_epsilon for t in terms):
         return not terms
     tmpl = terms[0].diagram.template
+    if tmpl.sums_members:
+        return False  # patterns of a set family coincide at small n (Σ_i a_i a_iᵀ = (Σ a)(Σ a)ᵀ at n = 1)
     return tmpl.signature.group.independence_is_automatic(tmpl.nlegs)
 
 
@@ -54,7 +56,7 @@ def _term_values(term: Term, xs: dict, consts: dict, batch: int) -> np.ndarray:
         if ref.kind == "input":
             x = xs[ref.input]
             label = None if term.diagram.labels is None else term.diagram.labels[ref.vertex]
-            if label is not None:
+            if label is not None and not term.sums_members:  # a set family keeps its member axis
                 x = x[:, term.index_values[label]]
             arrays.append(x)
             new_subs.append(b + sub)
@@ -91,7 +93,8 @@ def rank_step_bytes(n_terms: int, d: int, order: int) -> int:
 def check_rank_step_fits(template) -> None:
     """Refuse a template before enumerating it when even one of its terms would not fit the
     rank step (a huge output tensor d**k where independence is not automatic)."""
-    if not template.epsilon and template.signature.group.independence_is_automatic(template.nlegs):
+    automatic = template.signature.group.independence_is_automatic(template.nlegs) and not template.sums_members
+    if not template.epsilon and automatic:
         return
     _check_bytes(template.signature, template.multidegree, 1)
 

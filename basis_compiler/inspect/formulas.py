@@ -16,6 +16,7 @@ always exact:
   repeated indices summed, the free letters a, b, c, ... are the output legs in output order,
   forms other than δ explicit (``X^{ac} X^{cb}`` for O(d); ``v^{c} η^{cd} w^{d}`` for O(s,t));
 - family members: ``a_i``, ``a_j`` for a shape over index tuples, ``a_3`` for a concrete member;
+  a set family (a{n}:1) sums every member letter: ``Σ_i a_i a_iᵀ``, ``Σ_ij ⟨a_i,a_j⟩ a_i``;
 - S(n) partition terms: index notation with sums, ``Σ_k X_ik``, ``(Σ_i x_i)²`` (partition_formulas.py).
 
 Antisymmetric transposes become signs (Aᵀ = -A, Ωᵀ = -Ω), so a formula can start with ``-``.
@@ -34,6 +35,7 @@ import sympy
 from ..symbolic.canonical import canonical_form, perm_sign
 from ..symbolic.diagrams import Diagram, Template
 from ..symbolic.partitions import output_symmetry as partition_output_symmetry
+from ..symbolic.set_families import set_canonical_form
 from ..symbolic.signature import Signature, TensorType
 from .partition_formulas import partition_formula
 
@@ -431,7 +433,9 @@ def output_symmetry(term) -> str | None:
     if labels is not None and term.index_values is not None:
         labels = tuple(None if lab is None else term.index_values[lab] for lab in labels)
     oriented = sig.group.form_antisymmetric
-    base = canonical_form(Diagram(tmpl, d.edges, labels), oriented)
+    # set-family blocks are summed, so renaming them is a symmetry too (Σ_ij a_i a_jᵀ is symmetric)
+    key_of = set_canonical_form if term.sums_members else canonical_form
+    base = key_of(Diagram(tmpl, d.edges, labels), oriented)
     signs = set()
     for p in range(k - 1):
         swap = {p: p + 1, p + 1: p}
@@ -442,7 +446,7 @@ def output_symmetry(term) -> str | None:
                 u2, v2 = v2, u2
                 flips = -flips if oriented else flips
             edges.append((u2, v2))
-        cf = canonical_form(Diagram(tmpl, tuple(sorted(edges)), labels), oriented)
+        cf = key_of(Diagram(tmpl, tuple(sorted(edges)), labels), oriented)
         if cf.key != base.key:
             return None
         signs.add(flips * cf.sign * base.sign)
@@ -458,7 +462,14 @@ def term_formula(term) -> Formula:
     notation with sums (partition_formulas.py)."""
     if term.signature.group.partition_diagrams:
         return Formula(*partition_formula(term))
-    return _Renderer(term).render()
+    f = _Renderer(term).render()
+    if term.sums_members:
+        # set families: every block letter is summed over the members, even one that occurs once
+        letters = term.graph.graph["summed_indices"]
+        sub = ("," if any(len(x) > 1 for x in letters) else "").join(letters)
+        sign, text, tex = ("-", f.text[1:], f.tex[1:]) if f.text.startswith("-") else ("", f.text, f.tex)
+        return Formula(f"{sign}Σ_{sub} {text}", rf"{sign}\sum_{{{sub}}} {tex}")
+    return f
 
 
 def formula(term) -> str:

@@ -79,6 +79,12 @@ class Template:
         """Total number of legs."""
         return len(self.leg_vertex)
 
+    @cached_property
+    def sums_members(self) -> bool:
+        """Whether a set family (a{n}:1) has copies here: its terms sum over members, with block
+        ids as labels (symbolic/set_families.py), and pairing independence says nothing about them."""
+        return any(v.kind == IN and self.signature.inputs[v.input].is_set_family for v in self.vertices)
+
     def is_tensor_leg(self, leg: int) -> bool:
         """Input or epsilon leg (as opposed to an output terminal)."""
         return self.vertices[self.leg_vertex[leg]].kind != OUT
@@ -93,7 +99,8 @@ class Diagram:
     edges: tuple[tuple[int, int], ...]
     """Matched leg pairs (u, v), u < v, sorted; orientation u -> v for antisymmetric forms."""
     labels: tuple[int, ...] | None = None
-    """For family copies: the index variable of each vertex (None where not a family copy)."""
+    """For family copies: the index variable of each vertex (None where not a family copy); for
+    set families (a{n}:1) a block id, shared by the copies that are one summed member."""
 
     @cached_property
     def partner(self) -> tuple[int, ...]:

@@ -15,6 +15,7 @@ from ..errors import UnsupportedError
 from .canonical import CanonicalForm, canonical_form, vertex_colour
 from .diagrams import IN, OUT, Diagram, Template
 from .partitions import PartitionDiagram, bell_number, partition_orbits
+from .set_families import block_count, check_set_families, set_family_patterns
 from .signature import Signature
 
 
@@ -43,6 +44,7 @@ def multidegree_count(n_inputs: int, degree: int) -> int:
 def templates(signature: Signature, md: tuple[int, ...]) -> list[Template]:
     """The templates of one multidegree: with and/or without epsilon, as the group and parity allow."""
     g = signature.group
+    check_set_families(signature)
     legs = signature.output.order + sum(a * s.type.order for a, s in zip(md, signature.inputs))
     parity = (signature.output.pseudo + sum(a * s.type.pseudo for a, s in zip(md, signature.inputs))) % 2
     if g.partition_diagrams:
@@ -142,8 +144,11 @@ def orbit_representatives(t: Template) -> tuple[list[tuple[Diagram, CanonicalFor
 
     Family copies are merged like copies of one input, but a family term is zero only if it
     vanishes with every copy labelled by its own index variable (eps(a_i, a_j, .) is not zero).
-    Returns (terms, candidates generated, zero keys dropped).
+    Set families (a{n}:1) give one term per equality pattern of their copies instead
+    (set_family_orbits). Returns (terms, candidates generated, zero keys dropped).
     """
+    if t.sums_members:
+        return set_family_orbits(t)
     oriented = t.signature.group.form_antisymmetric
     labels = family_labels(t)
     has_family = any(lab is not None for lab in labels)
@@ -171,6 +176,35 @@ def orbit_representatives(t: Template) -> tuple[list[tuple[Diagram, CanonicalFor
         else:
             found[cf.key] = (diagram, cf)
     return list(found.values()), count, len(zeros)
+
+
+def set_family_orbits(t: Template) -> tuple[list[tuple[Diagram, CanonicalForm]], int, int]:
+    """Distinct nonzero set-family terms of a template: every G-diagram orbit under every
+    equality pattern of its set-family copies (blocks summed), merged by the set canonical key.
+    Fewer blocks first, so the exact rank step prefers Σ_i a_i a_iᵀ to (Σ_i a_i)(Σ_j a_j)ᵀ when
+    a small family size makes them equal. Returns (terms, candidates generated, zero keys dropped)."""
+    oriented = t.signature.group.form_antisymmetric
+    if orbit_count_lower_bound(t) > MAX_CANDIDATES:
+        _refuse(t, orbit_count_lower_bound(t))
+    shapes: set[tuple] = set()
+    found: dict[tuple, tuple[Diagram, CanonicalForm]] = {}
+    zeros: set[tuple] = set()
+    count = 0
+    for edges in raw_matchings(t):
+        count += 1
+        if count > MAX_CANDIDATES:
+            _refuse(t, count)
+        key = canonical_form(Diagram(t, edges), oriented).key
+        if key in shapes:
+            continue
+        shapes.add(key)
+        for labelled, cf in set_family_patterns(Diagram(t, edges), oriented):
+            if cf.zero:
+                zeros.add(cf.key)
+            elif cf.key not in found:
+                found[cf.key] = (labelled, cf)
+    terms = sorted(found.values(), key=lambda item: block_count(item[0].labels))
+    return terms, count, len(zeros)
 
 
 def orbit_count_lower_bound(t: Template) -> int:

@@ -39,7 +39,9 @@ class EinsumSpec:
     subscripts: str
     """opt_einsum subscripts, output indices in output-position order."""
     operands: tuple[str, ...]
-    """Readable names: 'x' for an input x, 'a[i]' for a family copy with index variable i, the
+    """Readable names: 'x' for an input x, 'a[i]' for a family copy with index variable i (for a
+    set family a{n}: the whole stack, whose member axis is the operand's first letter i, shared
+    by the copies of one block and summed), the
     group's form name ('eta', 'omega'), its inverse's name for a free output pair ('delta',
     'eta', 'omega_inverse') and 'epsilon'; for S(n) 'delta' (a generalized delta tying output
     letters) and 'ones' (the all-ones vector on an output letter that meets no input)."""
@@ -83,24 +85,52 @@ def einsum_spec(diagram) -> EinsumSpec:
         else:
             tensor_leg, out_leg = (u, v) if ku else (v, u)
             letter[tensor_leg] = out_letters[t.vertices[t.leg_vertex[out_leg]].input]
+    member = member_letters(diagram, n_sym)
     ops, refs, subs = [], [], []
     for vi, vertex in enumerate(t.vertices):
         if vertex.kind == OUT:
             continue
-        subs.append("".join(letter[leg] for leg in t.vertex_legs[vi]))
+        sub = "".join(letter[leg] for leg in t.vertex_legs[vi])
         if vertex.kind == EPS:
             ops.append("epsilon")
             refs.append(OperandRef("epsilon"))
         else:
             name = sig.inputs[vertex.input].name
             label = None if diagram.labels is None else diagram.labels[vi]
-            ops.append(name if label is None else f"{name}[{index_name(label)}]")
+            if label is not None and label in member:
+                # a set family copy: the whole stack, its member axis summed with its block
+                sub = member[label] + sub
+                ops.append(f"{name}[{member[label]}]")
+            else:
+                ops.append(name if label is None else f"{name}[{index_name(label)}]")
             refs.append(OperandRef("input", vertex.input, vi))
+        subs.append(sub)
     return EinsumSpec(
         ",".join(subs + extra_subs) + "->" + "".join(out_letters),
         tuple(ops + extra_ops),
         tuple(refs + extra_refs),
     )
+
+
+def member_letters(diagram, n_tensor_letters: int) -> dict[int, str]:
+    """Set families (a{n}:1): the einsum letter of each block's member axis, by block id. The
+    tensor indices use the first `n_tensor_letters` opt_einsum symbols (a, b, c, ...), so the
+    blocks take i, j, k, ... unless a tensor index has that letter already, then fresh symbols."""
+    t = diagram.template
+    if diagram.labels is None or not t.sums_members:
+        return {}
+    taken = {oe.get_symbol(k) for k in range(n_tensor_letters)}
+    free = [c for c in INDEX_NAMES if c not in taken]
+    blocks = sorted({lab for lab in diagram.labels if lab is not None})
+    extra = n_tensor_letters
+    out = {}
+    for b in blocks:
+        if free:
+            out[b] = free.pop(0)
+        else:
+            out[b] = oe.get_symbol(extra)
+            extra += 1
+    return out
 
 
 def partition_einsum_spec(diagram) -> EinsumSpec:
@@ -209,7 +239,8 @@ def float_constants(group, epsilon: bool) -> dict:
 
 
 def reference_value(diagram: Diagram, inputs: dict, index_values: dict | None = None) -> np.ndarray:
-    """Slow float64 evaluation of one term on concrete inputs (families: index_values label -> member)."""
+    """Slow float64 evaluation of one term on concrete inputs (families: index_values label -> member;
+    set families: the einsum sums every block over the members)."""
     t = diagram.template
     sig = t.signature
     spec = einsum_spec(diagram)
@@ -217,7 +248,7 @@ def reference_value(diagram: Diagram, inputs: dict, index_values: dict | None = 
 
     def values(i: int, vi: int):
         x = np.asarray(inputs[sig.inputs[i].name], dtype=np.float64)
-        if sig.inputs[i].is_family:
+        if sig.inputs[i].is_family and not sig.inputs[i].is_set_family:
             return x[index_values[diagram.labels[vi]]]
         return x
 

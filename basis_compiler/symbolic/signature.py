@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import keyword
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import SignatureError
 from .groups import GROUP_PREFIX, Group, parse_group
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _TYPE_RE = re.compile(r"^(\d+)([sap]*)$")
-_INPUT_RE = re.compile(rf"^({_NAME})(?:\[\s*([^\]]*?)\s*\])?\s*:\s*(\S+)$")
+_INPUT_RE = re.compile(rf"^({_NAME})(?:\[\s*([^\]]*?)\s*\]|\{{\s*([^}}]*?)\s*\}})?\s*:\s*(\S+)$")
 
 
 @dataclass(frozen=True)
@@ -40,15 +40,25 @@ class InputSpec:
     """Type of each tensor (of each member, for a family)."""
     family: int | str | None = None
     """None for a single tensor; an int or a symbol name for a stack of that many tensors."""
+    exchangeable: bool = False
+    """A set family, written a{n}:1: the members are interchangeable, so the symmetry group is
+    G x S(n) and a term sums over members (docs/math.md, "Set families"). False for a[n]:1,
+    whose terms are indexed by index tuples J."""
 
     def __str__(self) -> str:
-        fam = "" if self.family is None else f"[{self.family}]"
+        fam = "" if self.family is None else f"{{{self.family}}}" if self.exchangeable else f"[{self.family}]"
         return f"{self.name}{fam}:{self.type}"
 
     @property
     def is_family(self) -> bool:
-        """True for a stack of tensors of one type."""
+        """True for a stack of tensors of one type (a[n]:1 or a set family a{n}:1)."""
         return self.family is not None
+
+    @property
+    def is_set_family(self) -> bool:
+        """True for a set family a{n}:1 (members exchangeable; terms sum over members, no index
+        tuples J). Stages built on index tuples (code generation) must check this and refuse."""
+        return self.family is not None and self.exchangeable
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,7 @@ class Signature:
             if spec.name in sizes:
                 if not spec.is_family:
                     raise SignatureError(f"input {spec.name!r} is not a family; families read like a[n]:1")
-                new.append(InputSpec(spec.name, spec.type, _family_size(str(sizes[spec.name]), spec.name)))
+                new.append(replace(spec, family=_family_size(str(sizes[spec.name]), spec.name, spec.exchangeable)))
             else:
                 new.append(spec)
         return Signature(self.group, tuple(new), self.output)
@@ -144,28 +154,33 @@ def _parse_type(token: str, group: Group, where: str) -> TensorType:
     return TensorType(order, symmetry, "p" in flags)
 
 
-def _family_size(text: str, name: str) -> int | str:
+def _family_size(text: str, name: str, exchangeable: bool = False) -> int | str:
+    written = f"{name}{{{text}}}" if exchangeable else f"{name}[{text}]"
     if re.fullmatch(r"\d+", text):
         n = int(text)
         if n < 1:
-            raise SignatureError(f"family {name}[{text}]: the size must be >= 1")
+            raise SignatureError(f"family {written}: the size must be >= 1")
         return n
     if re.fullmatch(_NAME, text):
         return text
-    raise SignatureError(f"family {name}[{text}]: the size must be an int or a symbol, e.g. a[n]:1 or a[100]:1")
+    example = "a{n}:1 or a{5}:1" if exchangeable else "a[n]:1 or a[100]:1"
+    raise SignatureError(f"family {written}: the size must be an int or a symbol, e.g. {example}")
 
 
 def _parse_input(token: str, group: Group) -> InputSpec:
     m = _INPUT_RE.match(token)
     if not m:
-        raise SignatureError(f"bad input {token!r}: expected NAME:TYPE or NAME[n]:TYPE, e.g. v:1 or a[n]:1")
-    name, fam, type_text = m.group(1), m.group(2), m.group(3)
+        raise SignatureError(
+            f"bad input {token!r}: expected NAME:TYPE, NAME[n]:TYPE or NAME{{n}}:TYPE, e.g. v:1, a[n]:1 or a{{n}}:1"
+        )
+    name, indexed, exchangeable, type_text = m.groups()
+    fam = indexed if exchangeable is None else exchangeable
     if keyword.iskeyword(name):
         raise SignatureError(f"input name {name!r} is a Python keyword; pick another, e.g. v")
-    family = None if fam is None else _family_size(fam, name)
+    family = None if fam is None else _family_size(fam, name, exchangeable is not None)
     if family is not None and not group.supports_families:
         raise SignatureError(
-            f"input {token!r}: family inputs (NAME[n]:TYPE) are not supported under {group} yet; "
+            f"input {token!r}: family inputs (NAME[n]:TYPE, NAME{{n}}:TYPE) are not supported under {group} yet; "
             f"list the tensors as separate inputs, e.g. \"{group}: a:1, b:1 -> 2\""
         )
-    return InputSpec(name, _parse_type(type_text, group, f"input {name!r}"), family)
+    return InputSpec(name, _parse_type(type_text, group, f"input {name!r}"), family, exchangeable is not None)

@@ -43,8 +43,23 @@ class Term:
 
     @property
     def is_shape(self) -> bool:
-        """A family term whose index tuple J is still free."""
-        return self.diagram.labels is not None and self.index_values is None
+        """A family term whose index tuple J is still free (never a set-family term: its blocks are summed)."""
+        return self.diagram.labels is not None and self.index_values is None and not self.sums_members
+
+    @property
+    def sums_members(self) -> bool:
+        """A set-family term (a{n}:1): copies carry block ids, every block summed over the members."""
+        return self.diagram.template.sums_members
+
+    @cached_property
+    def block_letters(self) -> dict[int, str]:
+        """Set families: the summed member letter of each block id, as in the einsum ('a[i]')."""
+        if not self.sums_members:
+            return {}
+        spec = self.einsum
+        return {self.diagram.labels[ref.vertex]: name[name.index("[") + 1:-1]
+                for ref, name in zip(spec.refs, spec.operands)
+                if ref.kind == "input" and self.diagram.labels[ref.vertex] is not None}
 
     @cached_property
     def einsum(self) -> EinsumSpec:
@@ -69,7 +84,7 @@ class Term:
         when the inputs are torch tensors."""
         labels = self.diagram.labels
         values = None
-        if labels is not None:
+        if labels is not None and not self.sums_members:
             if self.index_values is None:
                 raise DegreeError("a shape over a family needs index values: use term.with_indices((0, 1)).evaluate(inputs)")
             values = dict(enumerate(self.index_values))
@@ -81,8 +96,11 @@ class Term:
 
     @property
     def index_sizes(self) -> dict[int, int | str]:
-        """Family size for each index variable (label) of the term; empty without families."""
+        """Family size for each index variable (label) of the term; empty without families and
+        for set families (whose blocks are summed, not free)."""
         t = self.diagram.template
+        if t.sums_members:
+            return {}
         return {lab: t.signature.inputs[t.vertices[vi].input].family
                 for vi, lab in enumerate(self.diagram.labels or ()) if lab is not None}
 
@@ -91,7 +109,7 @@ class Term:
         return Term(self.diagram, tuple(index_values), self.index_symmetry)
 
     def _operand_name(self, ref: OperandRef, name: str) -> str:
-        if ref.kind != "input" or self.diagram.labels is None:
+        if ref.kind != "input" or self.diagram.labels is None or self.sums_members:
             return name
         label = self.diagram.labels[ref.vertex]
         if label is None:
@@ -118,8 +136,11 @@ class Term:
         names = {group.form_name: form_tex, group.inverse_name: f"({inverse_tex})" if "^" in inverse_tex else inverse_tex,
                  "epsilon": r"\varepsilon", "delta": r"\delta", "ones": r"\mathbf{1}"}
         parts = []
+        members = set(self.block_letters.values())
         for sub, name in zip(lhs.split(","), self.operand_names):
             base = names.get(name, name)
+            if "[" in name and sub[:1] in members and name.endswith(f"[{sub[0]}]"):
+                sub = sub[1:]  # a set family's member letter is its subscript, not a tensor index
             if "[" in base:
                 base = base.replace("[", "_{").replace("]", "}")
             parts.append(f"{base}^{{{sub}}}" if sub else base)
@@ -128,6 +149,9 @@ class Term:
             # a block's letter may occur once or many times, so sums are written out
             summed = "".join(dict.fromkeys(c for c in lhs if c not in out and c != ","))
             body = rf"\sum_{{{summed}}} {body}" if summed else body
+        elif members:
+            # set families: every member block is summed, even one that occurs once (Σ_i a_i)
+            body = rf"\sum_{{{''.join(sorted(members, key=lhs.index))}}} {body}"
         sym = self.signature.output.symmetry
         if sym != "none" and len(out) > 1:
             body = (r"\mathrm{Sym}" if sym == "sym" else r"\mathrm{Alt}") + rf"\left[{body}\right]"
@@ -151,6 +175,11 @@ class Term:
         output leg); attribute 'legs' = ((node, slot), (node, slot)) in stored orientation,
         tail -> head, which matters for Omega ('oriented' True).
 
+        Set families (a{n}:1): a copy's index is its block's letter (the einsum's member letter);
+        copies with one letter are one member, and every letter is summed over all members
+        (node attribute summed=True on set-family copies; the graph attribute summed_indices
+        lists the letters).
+
         S(n) partition diagrams: each block is a node ('delta', b) with kind='delta' (the
         generalized Kronecker delta), size (its number of legs) and block b (blocks numbered by
         their least leg); every leg is one edge of kind 'block' from its block node to the leg's
@@ -161,6 +190,8 @@ class Term:
         t = d.template
         sig = t.signature
         g = nx.MultiGraph(signature=str(sig), multidegree=self.multidegree)
+        if self.sums_members:
+            g.graph["summed_indices"] = tuple(sorted(set(self.block_letters.values())))
 
         def node(vi: int):
             v = t.vertices[vi]
@@ -178,10 +209,13 @@ class Term:
             else:
                 label = None if d.labels is None else d.labels[vi]
                 index = None
-                if label is not None:
+                extra = {}
+                if label is not None and self.sums_members:
+                    index, extra = self.block_letters[label], {"summed": True}
+                elif label is not None:
                     index = self.index_values[label] if self.index_values is not None else index_name(label)
                 g.add_node(node(vi), kind="input", input=sig.inputs[v.input].name, copy=v.copy,
-                           order=v.nlegs, index=index)
+                           order=v.nlegs, index=index, **extra)
         if sig.group.partition_diagrams:
             for b, block in enumerate(d.blocks):
                 g.add_node(("delta", b), kind="delta", size=len(block), block=b)
