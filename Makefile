@@ -15,11 +15,11 @@ $(SPEC): FORCE
 	@echo '$(TORCH_SPEC)' | cmp -s - $@ || echo '$(TORCH_SPEC)' > $@
 
 $(STAMP): pyproject.toml $(SPEC)
-	@echo "make: creating $(VENV) and installing $(TORCH_SPEC), then basis_compiler with its test extra (about a minute)"
+	@echo "make: creating $(VENV) and installing $(TORCH_SPEC), then basis_compiler with its test and ray extras (a minute or two)"
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet "$(TORCH_SPEC)"
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,ray]'
 	@touch $(STAMP)
 	@echo "make: $(VENV) is ready"
 

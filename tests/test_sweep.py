@@ -207,3 +207,36 @@ def test_cli_sweep_runs_and_resumes(tmp_path, capsys):
     assert "a:b:k" in capsys.readouterr().err
     assert main(args + ["--eps", "0.3"]) == 2
     assert "both swept" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- Ray
+
+
+def test_ray_backend_without_ray_says_how_to_install_it(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray now raises ImportError
+    with pytest.raises(BasisCompilerError, match=r"pip install 'basis-compiler\[ray\]'"):
+        run_sweep(Sweep(RECOVER, TINY, PARAMS), tmp_path / "out", backend="ray", device="cpu", progress=False)
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.fixture(scope="module")
+def ray_instance():
+    ray = pytest.importorskip("ray", reason="the Ray backend needs ray: pip install -e '.[ray]' (make test does)")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="error", log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning", "ignore::ResourceWarning")
+def test_ray_backend_gives_the_serial_records_and_resumes(ray_instance, serial, tmp_path):
+    sweep = Sweep(RECOVER, TINY, PARAMS)
+    first = run_sweep(sweep, tmp_path, backend="ray", device="cpu", max_tasks=2, progress=False)
+    assert first.ran == 2 and first.remaining == 4
+    assert len(_lines(tmp_path / "results.jsonl")) == 2  # streamed to the file as they finished
+    rest = run_sweep(sweep, tmp_path, backend="ray", device="cpu", progress=False)
+    assert rest.ran == 4 and rest.reused == 2 and rest.remaining == 0
+    assert _strip(rest.records) == _strip(serial[1].records)
+    assert ray_instance.is_initialized()  # a Ray instance the caller started is left running
+    assert {r["backend"] for r in _lines(tmp_path / RUNS_FILE)} == {"ray"}
