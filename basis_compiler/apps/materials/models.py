@@ -1,0 +1,101 @@
+"""The compared models: all map C (batch, 3, 3) to S (batch, 3, 3) and output S / scale, where
+`scale` (a positive constant from the training stresses) keeps targets near unit size.
+
+(a) eig_mlp      eigendecomposition C = V diag(λ) Vᵀ, an MLP on the sorted λ gives σ, S = V diag(σ) Vᵀ
+(b) eig_deepsets the same with permutation-equivariant (DeepSets) layers on the eigenvalues
+(c) voigt_mlp    a plain MLP on the 6 Voigt components of C - I (not equivariant)
+(d) voigt_aug    (c) trained on 4 randomly rotated copies of the training set
+(e) equivariant  EquivariantNet("O(3): C:2s -> 2s", degree=2, invariant_degree=3)
+(a), (b) and (e) are O(3)-equivariant for any weights; (c) and (d) are not.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ...nn import EquivariantNet
+
+WIDTH = 64
+METHODS = ("eig_mlp", "eig_deepsets", "voigt_mlp", "voigt_aug", "equivariant")
+_VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
+
+
+def _mlp(n_in: int, n_out: int, width: int = WIDTH, depth: int = 2) -> nn.Sequential:
+    layers, w = [], n_in
+    for _ in range(depth):
+        layers += [nn.Linear(w, width), nn.SiLU()]
+        w = width
+    return nn.Sequential(*layers, nn.Linear(w, n_out))
+
+
+class EigMLP(nn.Module):
+    """(a): σ = MLP(λ sorted ascending); reordering λ reorders V, so the map is well defined."""
+
+    def __init__(self):
+        super().__init__()
+        self.mlp = _mlp(3, 3)
+
+    def forward(self, C):
+        lam, V = torch.linalg.eigh(C)
+        sigma = self.mlp(lam - 1)
+        return V @ torch.diag_embed(sigma) @ V.transpose(-1, -2)
+
+
+class EigDeepSets(nn.Module):
+    """(b): σ_i = ρ(φ(λ_i), Σ_j φ(λ_j)): permutation-equivariant in the eigenvalues."""
+
+    def __init__(self):
+        super().__init__()
+        self.phi = _mlp(1, WIDTH, depth=1)
+        self.rho = _mlp(2 * WIDTH, 1, depth=2)
+
+    def forward(self, C):
+        lam, V = torch.linalg.eigh(C)
+        h = self.phi((lam - 1)[..., None])                       # (batch, 3, width)
+        pooled = h.sum(-2, keepdim=True).expand_as(h)
+        sigma = self.rho(torch.cat([h, pooled], dim=-1))[..., 0]
+        return V @ torch.diag_embed(sigma) @ V.transpose(-1, -2)
+
+
+class VoigtMLP(nn.Module):
+    """(c), (d): 6 Voigt components of C - I -> 6 components of S."""
+
+    def __init__(self):
+        super().__init__()
+        self.mlp = _mlp(6, 6)
+        i, j = zip(*_VOIGT)
+        self.register_buffer("i", torch.tensor(i), persistent=False)
+        self.register_buffer("j", torch.tensor(j), persistent=False)
+
+    def forward(self, C):
+        eye = torch.eye(3, dtype=C.dtype, device=C.device)
+        v = self.mlp((C - eye)[..., self.i, self.j])
+        S = C.new_zeros(C.shape)
+        S[..., self.i, self.j] = v
+        S[..., self.j, self.i] = v
+        return S
+
+
+class Equivariant(nn.Module):
+    """(e): EquivariantNet on "O(3): C:2s -> 2s" (generators I, C, C²; invariants tr C, tr C², tr C³)."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = EquivariantNet("O(3): C:2s -> 2s", degree=2, invariant_degree=3, hidden=(WIDTH, WIDTH))
+
+    def calibrate(self, C):
+        """Normalisation constants from the training inputs (EquivariantNet.calibrate)."""
+        self.net.calibrate(C=C)
+
+    def forward(self, C):
+        return self.net(C=C)
+
+
+def build(method: str) -> nn.Module:
+    return {"eig_mlp": EigMLP, "eig_deepsets": EigDeepSets, "voigt_mlp": VoigtMLP, "voigt_aug": VoigtMLP,
+            "equivariant": Equivariant}[method]()
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)

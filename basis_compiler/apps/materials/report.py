@@ -1,0 +1,105 @@
+"""Tables (Markdown, CSV, LaTeX) and the error-vs-training-size plot of a materials run."""
+
+from __future__ import annotations
+
+import csv
+import io
+import statistics
+from pathlib import Path
+
+from ...files import write_text
+
+LABELS = {"eig_mlp": "(a) Eig-MLP", "eig_deepsets": "(b) Eig-DeepSets", "voigt_mlp": "(c) Voigt MLP",
+          "voigt_aug": "(d) Voigt MLP + 4x rot.", "equivariant": "(e) EquivariantNet"}
+
+
+def summarize(records: list[dict]) -> dict:
+    cells: dict = {}
+    for r in records:
+        cells.setdefault((r["law"], r["size"], r["method"]), []).append(r)
+    out = {}
+    for key, rs in cells.items():
+        def ms(field):
+            xs = [r[field] for r in rs]
+            return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+        out[key] = {"test": ms("test_error"), "rotated": ms("rotated_error"), "seconds": ms("seconds"),
+                    "parameters": rs[0]["parameters"], "trials": len(rs)}
+    return out
+
+
+def _rows(config, records):
+    cells = summarize(records)
+    for law in config.laws:
+        for size in config.sizes:
+            for method in config.methods:
+                c = cells.get((law, size, method))
+                if c:
+                    yield law, size, method, c
+
+
+def markdown(config, records, seconds: float) -> str:
+    lines = [f"# Materials: learning S(C), relative Frobenius test error (mean ± std over {config.trials} trials)",
+             "", f"Settings: {config.fingerprint()}; wall time of this invocation {seconds:.0f} s.", "",
+             "| law | n train | model | params | test error | rotated test error | train s |",
+             "|---|---:|---|---:|---:|---:|---:|"]
+    for law, size, method, c in _rows(config, records):
+        lines.append(f"| {law} | {size} | {LABELS[method]} | {c['parameters']:,} | {c['test'][0]:.2e} ± {c['test'][1]:.1e} "
+                     f"| {c['rotated'][0]:.2e} ± {c['rotated'][1]:.1e} | {c['seconds'][0]:.1f} |")
+    return "\n".join(lines) + "\n"
+
+
+def table_csv(config, records) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["law", "size", "method", "parameters", "test_mean", "test_std", "rotated_mean", "rotated_std",
+                "seconds_mean", "trials"])
+    for law, size, method, c in _rows(config, records):
+        w.writerow([law, size, method, c["parameters"], f"{c['test'][0]:.6g}", f"{c['test'][1]:.6g}",
+                    f"{c['rotated'][0]:.6g}", f"{c['rotated'][1]:.6g}", f"{c['seconds'][0]:.3g}", c["trials"]])
+    return buf.getvalue()
+
+
+def latex(config, records) -> str:
+    lines = [r"\begin{tabular}{llrrr}", r"\toprule", r"law & $n$ & model & test error & rotated \\", r"\midrule"]
+    for law, size, method, c in _rows(config, records):
+        lines.append(f"{law.replace('_', ' ')} & {size} & {LABELS[method]} & "
+                     f"${c['test'][0]:.2e} \\pm {c['test'][1]:.1e}$ & ${c['rotated'][0]:.2e} \\pm {c['rotated'][1]:.1e}$ \\\\")
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def plot(config, records, path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cells = summarize(records)
+    fig, axes = plt.subplots(1, len(config.laws), figsize=(5.5 * len(config.laws), 4), squeeze=False)
+    for ax, law in zip(axes[0], config.laws):
+        for method in config.methods:
+            for field, style in (("test", "-o"), ("rotated", ":x")):
+                pts = [(s, cells[(law, s, method)][field]) for s in config.sizes if (law, s, method) in cells]
+                if not pts:
+                    continue
+                line = ax.errorbar([p[0] for p in pts], [p[1][0] for p in pts], yerr=[p[1][1] for p in pts],
+                                   fmt=style, capsize=3, label=f"{LABELS[method]} ({field})")
+                if field == "rotated":
+                    line[0].set_alpha(0.6)
+        ax.set_xscale("log"), ax.set_yscale("log")
+        ax.set_xlabel("training samples"), ax.set_ylabel("relative Frobenius error")
+        ax.set_title(law.replace("_", "-"))
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][-1].legend(fontsize=7, loc="best")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_reports(config, records, out: Path, seconds: float) -> dict[str, Path]:
+    out = Path(out)
+    paths = {ext: out / f"materials.{ext}" for ext in ("md", "csv", "tex", "png")}
+    write_text(paths["md"], markdown(config, records, seconds))
+    write_text(paths["csv"], table_csv(config, records))
+    write_text(paths["tex"], latex(config, records))
+    plot(config, records, paths["png"])
+    return paths

@@ -1,0 +1,150 @@
+"""The materials grid: laws × training sizes × methods × trials, resumable and parallel.
+
+A task's result depends only on the configuration and the task (seeds derive from them, one
+torch thread per task), so parallel runs equal serial ones. Each finished task is appended at
+once to OUT/results.jsonl as one whole line (files.append_line) with the configuration it was
+made with; a rerun with the same --out skips saved tasks. A line that does not parse or lacks
+fields is reported on stderr and its task runs again; a line made with another configuration
+stops the run (choose another --out). Progress: one line per finished task on stderr.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import multiprocessing
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from ...errors import DataError
+from ...files import append_line
+from .laws import LAWS
+from .models import METHODS
+from .report import write_reports
+from .training import make_data, train_task
+
+RESULTS = "results.jsonl"
+FIELDS = ("law", "size", "method", "trial", "test_error", "rotated_error", "val_error", "best_epoch",
+          "parameters", "seconds", "config")
+
+
+@dataclass(frozen=True)
+class Config:
+    laws: tuple[str, ...] = LAWS
+    sizes: tuple[int, ...] = (100, 1000, 20000)
+    methods: tuple[str, ...] = METHODS
+    trials: int = 3
+    n_val: int = 4000
+    n_test: int = 4000
+    epochs: int = 50
+    min_steps: int = 20
+    seed: int = 0
+
+    @property
+    def n_train(self) -> int:
+        return max(self.sizes)
+
+    def fingerprint(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+PRESETS = {
+    "quick": Config(sizes=(100, 1000), trials=2, n_val=1000, n_test=1000, epochs=25, min_steps=20),
+    "paper": Config(),
+}
+
+
+def preset(name: str, **overrides) -> Config:
+    if name not in PRESETS:
+        raise DataError(f"unknown preset {name!r}; use quick or paper, e.g. basis-compiler materials --quick")
+    return Config(**{**asdict(PRESETS[name]), **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def derive_seed(*parts) -> int:
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little")
+
+
+def tasks(config: Config) -> list[tuple]:
+    # the largest sizes first, so a parallel run does not end waiting on one long task
+    return [(law, size, method, trial) for size in sorted(config.sizes, reverse=True) for law in config.laws
+            for trial in range(config.trials) for method in config.methods]
+
+
+def _valid(record) -> bool:
+    return (isinstance(record, dict) and all(k in record for k in FIELDS)
+            and all(isinstance(record[k], (int, float)) and math.isfinite(record[k])
+                    for k in ("test_error", "rotated_error", "seconds")))
+
+
+def load(path: Path, fingerprint: dict) -> dict[tuple, dict]:
+    done = {}
+    if not path.exists():
+        return done
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError:
+            record = None
+        if not _valid(record):
+            print(f"materials: {path} line {number} is not a valid result; its task runs again", file=sys.stderr)
+            continue
+        if record["config"] != fingerprint:
+            raise DataError(f"{path} line {number} was made with another configuration ({record['config']}); "
+                            f"this run uses {fingerprint}. Use another --out folder")
+        done[(record["law"], record["size"], record["method"], record["trial"])] = record
+    return done
+
+
+_DATA: dict = {}
+
+
+def run_one(config: Config, task: tuple) -> dict:
+    torch.set_num_threads(1)
+    law, size, method, trial = task
+    key = (law, trial)
+    if key not in _DATA:  # the data of a (law, trial) are shared by all its tasks in this process
+        _DATA.clear()
+        _DATA[key] = make_data(law, config.n_train, config.n_val, config.n_test, derive_seed(config.seed, law, trial))
+    result = train_task(method, _DATA[key], size, config.epochs, config.min_steps,
+                        derive_seed(config.seed, law, size, method, trial))
+    return {"law": law, "size": size, "method": method, "trial": trial, **result, "config": config.fingerprint()}
+
+
+def _star(args):
+    return run_one(*args)
+
+
+def run(config: Config, out: Path, workers: int = 1) -> list[dict]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / RESULTS
+    done = load(path, config.fingerprint())
+    pending = [t for t in tasks(config) if t not in done]
+    total, began = len(tasks(config)), time.monotonic()
+    print(f"materials: {len(done)} of {total} tasks saved in {path}, {len(pending)} to run with {workers} worker(s)",
+          file=sys.stderr, flush=True)
+
+    def finish(record):
+        append_line(path, json.dumps(record, sort_keys=True, allow_nan=False), parents=True)
+        done[(record["law"], record["size"], record["method"], record["trial"])] = record
+        print(f"materials: {len(done)}/{total} {record['law']} n={record['size']} {record['method']} "
+              f"trial {record['trial']}: test {record['test_error']:.2e}, rotated {record['rotated_error']:.2e} "
+              f"({time.monotonic() - began:.0f} s)", file=sys.stderr, flush=True)
+
+    if workers > 1 and pending:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            for record in pool.imap_unordered(_star, [(config, t) for t in pending]):
+                finish(record)
+    else:
+        for t in pending:
+            finish(run_one(config, t))
+    records = [done[t] for t in tasks(config)]
+    write_reports(config, records, out, seconds=time.monotonic() - began)
+    return records

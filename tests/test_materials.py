@@ -1,0 +1,94 @@
+"""Materials app: the laws agree with autograd of their strain energies, are isotropic and
+vanish at rest; the equivariant models are equivariant and the Voigt MLP is not; the runner
+resumes from results.jsonl and writes its reports."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from basis_compiler.apps.materials import laws
+from basis_compiler.apps.materials.models import build
+from basis_compiler.apps.materials.runner import Config, run
+from basis_compiler.testing import assert_equivariant
+
+pytestmark = pytest.mark.time_limit(120)
+
+
+def _energy(law, C):
+    I1 = C.diagonal(dim1=-2, dim2=-1).sum(-1)
+    I2 = (I1 ** 2 - (C * C).sum((-2, -1))) / 2
+    J = torch.linalg.det(C).sqrt()
+    if law == "neo_hookean":
+        mu, lam = laws.NEO_HOOKEAN["mu"], laws.NEO_HOOKEAN["lam"]
+        return mu / 2 * (I1 - 3) - mu * J.log() + lam / 2 * J.log() ** 2
+    c1, c2, kappa = laws.MOONEY_RIVLIN["c1"], laws.MOONEY_RIVLIN["c2"], laws.MOONEY_RIVLIN["kappa"]
+    return c1 * (J ** (-2 / 3) * I1 - 3) + c2 * (J ** (-4 / 3) * I2 - 3) + kappa / 2 * (J - 1) ** 2
+
+
+@pytest.mark.parametrize("law", laws.LAWS)
+def test_stress_is_twice_the_energy_gradient(law):
+    C, S = laws.make_split(law, 50, torch.Generator().manual_seed(0))
+    X = C.clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(_energy(law, X).sum(), X)
+    assert torch.allclose(S, grad + grad.transpose(-1, -2), rtol=1e-10, atol=1e-12)  # 2 sym(∂W/∂C)
+
+
+@pytest.mark.parametrize("law", laws.LAWS)
+def test_law_is_isotropic_and_stress_free_at_rest(law):
+    g = torch.Generator().manual_seed(1)
+    C, S = laws.make_split(law, 20, g)
+    Q = laws.haar_rotations(20, g, reflections=True)
+    assert torch.allclose(laws.stress(law, laws.rotate(Q, C)), laws.rotate(Q, S), atol=1e-12)
+    assert torch.allclose(laws.stress(law, torch.eye(3, dtype=torch.float64)[None]), torch.zeros(1, 3, 3, dtype=torch.float64), atol=1e-14)
+
+
+def test_deformations_are_in_range():
+    F = laws.sample_deformations(2000, torch.Generator().manual_seed(2))
+    assert (torch.linalg.det(F) > 0).all()
+    stretches = torch.linalg.svdvals(F)
+    bound = math.exp(laws.MAX_LOG_STRETCH)
+    assert stretches.max() <= bound + 1e-9 and stretches.min() >= 1 / bound - 1e-9
+
+
+@pytest.mark.parametrize("method", ["eig_mlp", "eig_deepsets", "equivariant"])
+def test_equivariant_models(method, rng):
+    torch.manual_seed(0)
+    model = build(method).double()
+    C = laws.make_split("neo_hookean", 64, torch.Generator().manual_seed(3))[0]
+    if hasattr(model, "calibrate"):
+        model.calibrate(C)
+
+    def fn(x):
+        c = torch.tensor(x["C"])[None]
+        with torch.no_grad():  # a positive definite input: the models expect strains near identity
+            return model(c @ c.transpose(-1, -2) / 3 + torch.eye(3, dtype=torch.float64))[0].numpy()
+
+    # fn(x) uses C' = x xᵀ/3 + I; g·C' = g x (g x)ᵀ/3 + I, so test with x as a plain matrix input
+    assert_equivariant(lambda x: fn(x), "O(3): C:2 -> 2s", rng, trials=3, rtol=1e-9, atol=1e-12)
+
+
+def test_voigt_mlp_is_not_equivariant():
+    torch.manual_seed(0)
+    model = build("voigt_mlp").double()
+    g = torch.Generator().manual_seed(4)
+    C = laws.make_split("neo_hookean", 8, g)[0]
+    Q = laws.haar_rotations(8, g)
+    with torch.no_grad():
+        assert not torch.allclose(model(laws.rotate(Q, C)), laws.rotate(Q, model(C)), atol=1e-6)
+
+
+def test_runner_resumes_and_reports(tmp_path):
+    config = Config(laws=("neo_hookean",), sizes=(20,), methods=("eig_mlp", "equivariant"), trials=1,
+                    n_val=20, n_test=20, epochs=1, min_steps=1)
+    first = run(config, tmp_path, workers=1)
+    assert len(first) == 2 and all(math.isfinite(r["test_error"]) for r in first)
+    eq = next(r for r in first if r["method"] == "equivariant")
+    assert abs(eq["rotated_error"] - eq["test_error"]) < 1e-9 * eq["test_error"]  # rotation cannot move it
+    lines = (tmp_path / "results.jsonl").read_text().splitlines()
+    (tmp_path / "results.jsonl").write_text(lines[0] + "\n{not json\n")
+    second = run(config, tmp_path, workers=1)
+    assert second[0] == json.loads(lines[0])  # kept, not rerun
+    assert {p.suffix for p in tmp_path.iterdir()} >= {".md", ".csv", ".tex", ".png", ".jsonl"}
