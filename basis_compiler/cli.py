@@ -1,4 +1,4 @@
-"""Command line: `basis-compiler show | generate | recover | sweep | demo` (each subcommand's --help says more)."""
+"""Command line: `basis-compiler show | generate | recover | sweep | materials | demo` (each subcommand's --help says more)."""
 
 from __future__ import annotations
 
@@ -278,6 +278,20 @@ def _cmd_generate(args) -> int:
     return 0
 
 
+def _cmd_materials(args) -> int:
+    """The materials grid (apps/materials): train, save each task, write the tables and plot."""
+    from .apps.materials.runner import preset, run
+    from .apps.recovery.grid import new_run_folder, usable_cpus
+
+    mode = "paper" if args.paper else "quick"
+    config = preset(mode, trials=args.trials, epochs=args.epochs)
+    out = args.out or new_run_folder(mode, "materials_runs")
+    run(config, out, workers=args.workers or usable_cpus())
+    print((Path(out) / "materials.md").read_text(encoding="utf-8"))
+    print(f"results in {out}/ (materials.md, .csv, .tex, .png, results.jsonl); rerun with --out {out} to resume")
+    return 0
+
+
 KINDS_HELP = (
     "polynomial: PolynomialLayer(in_channels, out_channels), forward(**inputs) = learned combination "
     "of every basis term (weights are parameters); covariant: CovariantLayer(), forward(coeffs, **inputs) "
@@ -368,6 +382,19 @@ def build_parser() -> argparse.ArgumentParser:
                      help="no progress on stderr (by default a bar on a terminal, a plain line every 30 s otherwise)")
     rec.set_defaults(run=_cmd_recover)
     _add_sweep_parser(sub)
+    mat = sub.add_parser("materials", help="learn hyperelastic laws S(C): equivariant net vs eigenvalue and "
+                         "Voigt MLP baselines; write Markdown, CSV, LaTeX tables and a PNG",
+                         description="Train 5 models on Neo-Hookean and Mooney-Rivlin data over training sizes and "
+                         "trials (formulas in basis_compiler/apps/materials/laws.py). Every finished task is "
+                         "appended to OUT/results.jsonl; rerunning with the same --out resumes.")
+    mat_mode = mat.add_mutually_exclusive_group()
+    mat_mode.add_argument("--quick", action="store_true", help="small grid, about 2 minutes on 2 CPUs (default)")
+    mat_mode.add_argument("--paper", action="store_true", help="sizes 100/1000/20000, 3 trials, 50 epochs")
+    mat.add_argument("--out", type=Path, help="output folder (default: a new materials_runs/MODE-DATE-TIME)")
+    mat.add_argument("--workers", type=int, help="parallel processes (default: the usable CPUs)")
+    mat.add_argument("--trials", type=int, help="override the preset's number of trials")
+    mat.add_argument("--epochs", type=int, help="override the preset's number of epochs")
+    mat.set_defaults(run=_cmd_materials)
     demo = sub.add_parser("demo", help="print the paper's basis, then run the quick recovery grid afresh "
                           "(into a new folder recovery_runs/demo-DATE-TIME)")
     demo.set_defaults(run=_cmd_demo)
