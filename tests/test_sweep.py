@@ -240,3 +240,17 @@ def test_ray_backend_gives_the_serial_records_and_resumes(ray_instance, serial, 
     assert _strip(rest.records) == _strip(serial[1].records)
     assert ray_instance.is_initialized()  # a Ray instance the caller started is left running
     assert {r["backend"] for r in _lines(tmp_path / RUNS_FILE)} == {"ray"}
+
+
+def test_a_task_whose_data_cannot_be_drawn_is_recorded_and_not_retried(tmp_path):
+    # A/R accepts a Gaussian direction only if sum v^4 >= 1/(eps n): at n=12, eps=0.1 almost never.
+    config = GridConfig(samplings=("AR",), covariances=("identity",), methods=("sos1",), n=12, d=3,
+                        n_train=40, n_val=16, n_test=16, max_epochs=2)
+    sweep = Sweep(RECOVER, config, {"eps": (0.1, 0.3)})
+    run = run_sweep(sweep, tmp_path, workers=1, device="cpu", progress=False)
+    assert len(run.records) == 1 and run.records[0]["point"] == {"eps": 0.3}
+    assert [(p, t.sampling) for p, t, _ in run.failed] == [({"eps": 0.1}, "AR")]
+    assert "acceptance rate" in _lines(tmp_path / "failed.jsonl")[0]["reason"]
+    assert "Could not run" in (tmp_path / "sweep.md").read_text()
+    again = run_sweep(sweep, tmp_path, workers=1, device="cpu", progress=False)
+    assert again.ran == 0 and again.remaining == 0 and len(again.failed) == 1
