@@ -4,7 +4,8 @@ SIGNATURE_HELP = """\
 A signature reads  GROUP: INPUT, INPUT, ... -> OUTPUT_TYPE
   GROUP   O(d) | SO(d) | O(s,t) (metric diag(+1 x s, -1 x t); O(1,3) is Lorentz) | Sp(d), d even
           | S(n), n concrete (permutations of the coordinates of R^n)
-  INPUT   NAME:TYPE, or NAME[n]:TYPE for a family (a stack of n tensors; n an int or a symbol)
+  INPUT   NAME:TYPE, or NAME[n]:TYPE for a family (a stack of n tensors; n an int or a symbol),
+          or NAME{n}:TYPE for a set family (members exchangeable: terms like sum_i a_i a_i^T)
   TYPE    tensor order, then flags: s symmetric, a antisymmetric (order >= 2), p pseudo (O, O(s,t) only)
   (families and pseudo types are not available under S(n))
 Valid examples:

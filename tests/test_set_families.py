@@ -167,3 +167,31 @@ def test_generated_modules_refuse_set_families():
                  lambda: compile_module("O(3): a{n}:1 -> 2s", 2, "invariants")):
         with pytest.raises(BasisCompilerError, match="set famil"):
             call()
+
+
+def partitions_into_at_most(k: int, parts: int) -> int:
+    """Integer partitions of k into at most `parts` parts (p(k, m) = p(k, m-1) + p(k-m, m))."""
+    if k == 0:
+        return 1
+    if parts == 0 or k < 0:
+        return 0
+    return partitions_into_at_most(k, parts - 1) + partitions_into_at_most(k - parts, parts)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 4])
+def test_scalar_members_give_the_symmetric_polynomials(n):
+    # a{n}:0 is n exchangeable numbers: the invariants of degree k are the symmetric polynomials,
+    # one monomial symmetric function per partition of k into at most n parts
+    basis = enumerate_basis(f"O(3): a{{{n}}}:0 -> 0", 5)
+    assert len(basis) == sum(partitions_into_at_most(k, n) for k in range(6))
+
+
+def test_show_and_exports():
+    from basis_compiler.inspect.export import from_json, table, to_dot
+
+    basis = enumerate_basis("O(3): a{n}:1 -> 2s", 2)
+    text = table(basis)
+    assert "Σ_i a_i a_iᵀ" in text and "Σ_ij ⟨a_i,a_j⟩ δ" in text and "ia,jb->ab" in text
+    graphs = from_json(basis.to_json())
+    assert [dict(g.nodes(data=True)) for g in graphs] == [dict(t.graph.nodes(data=True)) for t in basis]
+    assert "a_i" in to_dot(basis)
