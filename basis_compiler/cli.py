@@ -259,7 +259,7 @@ def _cmd_generate(args) -> int:
     if args.refresh:
         for m in read_manifest(out)["modules"]:
             degree = tuple(m["degree"]) if isinstance(m["degree"], list) else m["degree"]
-            print(f"wrote {generate(m['signature'], degree, m['kind'], m['name'], out, force=True)}")
+            print(f"wrote {generate(m['signature'], degree, m['kind'], m['name'], out, force=True, channels=m.get('channels'))}")
         return 0
     if args.check:
         problems = check(out)
@@ -273,7 +273,7 @@ def _cmd_generate(args) -> int:
             "generate needs SIGNATURE and --name, e.g. basis-compiler generate 'O(5): a[100]:1 -> 2s' "
             "--degree 2 --kind covariant --name svh_covariant (or --check, --refresh, --remove NAME)"
         )
-    path = generate(args.signature, args.degree, args.kind, args.name, out, force=args.force)
+    path = generate(args.signature, args.degree, args.kind, args.name, out, force=args.force, channels=args.channels)
     print(f"wrote {path}")
     return 0
 
@@ -293,8 +293,9 @@ def _cmd_materials(args) -> int:
 
 
 KINDS_HELP = (
-    "polynomial: PolynomialLayer(in_channels, out_channels), forward(**inputs) = learned combination "
-    "of every basis term (weights are parameters); covariant: CovariantLayer(), forward(coeffs, **inputs) "
+    "polynomial: PolynomialLayer(out_channels), forward(**inputs) = learned combination "
+    "of every basis term (weights are parameters; with --channels C every input carries C channels and the terms "
+    "are those of the family signature, every product across channels); covariant: CovariantLayer(), forward(coeffs, **inputs) "
     "= sum of coeffs times the covariant generators (coefficients come from elsewhere, e.g. an MLP); "
     "invariants: InvariantFeatures(), forward(**inputs) = the connected invariants (Gram entries, traces, "
     "...), fewer than `show` lists for '-> 0', because products of connected invariants give all the "
@@ -332,6 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="total degree, e.g. 2, or an exact multidegree with one entry per input, e.g. 1,2 (one input: 2,)")
     gen.add_argument("--kind", choices=("polynomial", "covariant", "invariants"), default="covariant",
                      help=KINDS_HELP)
+    gen.add_argument("--channels", type=int, metavar="C",
+                     help="polynomial kind: C input channels, each input (*batch, C, ...); the layer spans the "
+                     "polynomials of the signature with every input a family of size C, one weight per kept "
+                     "term of its exact basis (default: no channel axis)")
     gen.add_argument("--name", help="module name: OUT/NAME.py (a lowercase identifier)")
     gen.add_argument("--out", type=Path, default=DEFAULT_OUT, metavar="DIR",
                      help="output folder (default: codegen_out in the current directory)")

@@ -70,7 +70,7 @@ def test_matches_reference(signature, degree, kind, rng):
     elif kind == "polynomial":
         module = module.double()
         y = module(**tx).detach().numpy()
-        c = np.broadcast_to(module.weight.detach().numpy()[0, 0], (batch, cls.n_coeffs))
+        c = np.broadcast_to(module.weight.detach().numpy()[0], (batch, cls.n_coeffs))
     else:
         y = module(**tx).numpy()
         c = np.zeros((batch, 0))
@@ -132,8 +132,8 @@ def test_gradcheck(rng):
 
 
 def test_state_dict_and_pickle_round_trip():
-    cls = compile_module("O(3): v:1, X:2s -> 2s", 3, "polynomial")
-    a = cls(in_channels=2, out_channels=3)
+    cls = compile_module("O(3): v:1, X:2s -> 2s", 3, "polynomial", channels=2)
+    a = cls(out_channels=3)
     b = cls(in_channels=2, out_channels=3)
     b.load_state_dict(a.state_dict())
     v, X = torch.randn(5, 2, 3), torch.randn(5, 2, 3, 3)

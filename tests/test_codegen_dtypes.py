@@ -40,8 +40,8 @@ def test_polynomial_layer_refuses_integer_inputs(dtype):
 
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_polynomial_layer_follows_the_input_dtype(dtype):
-    cls = compile_module("O(3): v:1, X:2s -> 2s", 3, "polynomial")
-    layer = cls(in_channels=2, out_channels=3)  # float32 weights
+    cls = compile_module("O(3): v:1, X:2s -> 2s", 3, "polynomial", channels=2)
+    layer = cls(out_channels=3)  # float32 weights
     v, X = torch.randn(4, 2, 3, dtype=torch.float64), _symmetric(4, 2, 3, 3)
     y = layer(v=v.to(dtype), X=X.to(dtype))
     assert y.dtype == dtype

@@ -56,7 +56,7 @@ def assert_matches_reference(signature, degree, kind, rng):
         y = module(torch.from_numpy(c), **tx).numpy()
     elif kind == "polynomial":
         y = module(**tx).detach().numpy()
-        c = np.broadcast_to(module.weight.detach().numpy()[0, 0], (2, cls.n_coeffs))
+        c = np.broadcast_to(module.weight.detach().numpy()[0], (2, cls.n_coeffs))
     else:
         y = module(**tx).numpy()
         c = np.zeros((2, 0))

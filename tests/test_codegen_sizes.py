@@ -60,9 +60,9 @@ def test_one_class_matches_the_reference_at_several_sizes(signature, degree, kin
             y = module(torch.from_numpy(c), **tx).numpy()
         elif kind == "polynomial":
             layer = cls(n=n).double()
-            assert layer.weight.shape == (1, 1, count)
+            assert layer.weight.shape == (1, count)
             y = layer(**tx).detach().numpy()
-            c = np.broadcast_to(layer.weight.detach().numpy()[0, 0], (2, count))
+            c = np.broadcast_to(layer.weight.detach().numpy()[0], (2, count))
         else:
             y = module(**tx).numpy()
             c = np.zeros((2, 0))
@@ -110,14 +110,14 @@ def test_families_sharing_a_size_must_agree():
 
 def test_polynomial_layer_is_built_for_its_sizes():
     cls = compile_module("O(3): a[n]:1, X:2s -> 2s", 2, "polynomial")
-    layer = cls(2, 3, n=4)
-    assert layer.weight.shape == (3, 2, cls.n_coeffs_for(4))
-    X = torch.randn(5, 2, 3, 3)
-    assert layer(a=torch.randn(5, 2, 4, 3), X=X + X.transpose(-1, -2)).shape == (5, 3, 3, 3)
+    layer = cls(out_channels=3, n=4)
+    assert layer.weight.shape == (3, cls.n_coeffs_for(4))
+    X = torch.randn(5, 3, 3)
+    assert layer(a=torch.randn(5, 4, 3), X=X + X.transpose(-1, -2)).shape == (5, 3, 3, 3)
     with pytest.raises(ValueError, match="build one layer per size"):
-        layer(a=torch.randn(5, 2, 6, 3), X=X)
+        layer(a=torch.randn(5, 6, 3), X=X)
     with pytest.raises(TypeError, match="n=50"):
-        cls(2, 3)
+        cls(out_channels=3)
 
 
 @pytest.mark.parametrize("n", [2, 6])

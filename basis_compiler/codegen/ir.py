@@ -101,6 +101,8 @@ class OrbitBuffer:
     count: int | None
     pick: bool
     """Invariants: one representative J per orbit; otherwise an index into the coefficients."""
+    dropped: tuple[int, ...] = ()
+    """Orbits (positions among all nonzero orbits) without a coefficient: they read the zero slot."""
 
 
 @dataclass(frozen=True)
@@ -140,14 +142,6 @@ class Coefficients:
 @dataclass(frozen=True)
 class Weight:
     """The weight parameter of a polynomial layer."""
-
-
-@dataclass(frozen=True)
-class WithChannels:
-    """A polynomial layer's input with a channel axis added when the layer has no channels."""
-
-    x: Value
-    order: int
 
 
 @dataclass(frozen=True)
@@ -324,6 +318,7 @@ class CheckInput:
     name: str
     trailing: tuple[int, ...]
     channels: bool
+    """Whether the first trailing axis is a polynomial layer's input channel axis."""
 
 
 @dataclass(frozen=True)
@@ -402,5 +397,5 @@ class Graph:
         creation order: a cast is computed once per call, however many terms use it."""
         rank = {Input: 0, Coefficients: 0, Weight: 0, BufferRef: 0, CheckInput: 1, ReadSizes: 1, Layout: 1,
                 CheckCoefficients: 1,
-                WithChannels: 2, DType: 3, Cast: 4, ToDType: 4}
+                DType: 3, Cast: 4, ToDType: 4}
         return sorted(nodes, key=lambda vn: (rank.get(type(vn[1]), 5), vn[0].id))

@@ -3,7 +3,7 @@ term's contraction still needs the output's symmetrization."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import opt_einsum as oe
@@ -34,6 +34,12 @@ class CompiledKind:
     orbits: tuple[tuple[tuple[int, ...], ...] | None, ...]
     """Per term: its index tuples J (one per orbit, lexicographic); ((),) for a term without
     family; None for a family term of a symbolic size (its orbits are known only at run time)."""
+    dropped: tuple[tuple[int, ...], ...] = ()
+    """Per term (empty: none anywhere): the orbits the exact rank step dropped, as positions in
+    the list of all nonzero orbits of the shape (lexicographic); they get no coefficient."""
+    channels: int | None = None
+    """Polynomial layers: the input channel count C fixed at generation time (the signature is
+    then the family signature, every input a family of size C); None: no channel axis."""
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -67,23 +73,56 @@ def probe_term(term: Term, sig: Signature) -> Term:
     return Term(_concrete(term.diagram, sig.with_family_sizes(**sizes)), None, term.index_symmetry)
 
 
-def compile_kind(signature: Signature | str, degree, kind: str) -> CompiledKind:
+def channel_signature(sig: Signature, channels: int) -> Signature:
+    """The family signature of a polynomial layer with C input channels: every input a family of
+    size C (O(3): v:1, X:2s -> 2s with C = 4 gives O(3): v[4]:1, X[4]:2s -> 2s)."""
+    if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
+        raise CodegenError(f"channels must be an int >= 1 (or None for no channel axis), got {channels!r}; "
+                           "e.g. compile_module('O(3): v:1, X:2s -> 2s', 2, 'polynomial', channels=4)")
+    family = [s.name for s in sig.inputs if s.is_family]
+    if family:
+        raise CodegenError(f"input {family[0]!r} of {sig} is already a family; channels make every input a family "
+                           "of size C, so give plain inputs, e.g. 'O(3): v:1, X:2s -> 2s' with channels=4")
+    return Signature(sig.group, tuple(replace(s, family=channels) for s in sig.inputs), sig.output)
+
+
+def compile_kind(signature: Signature | str, degree, kind: str, channels: int | None = None) -> CompiledKind:
     """Select the terms of a module kind. With a symbolic family size (a[n]:1) the terms are the
-    same shapes as at any concrete size; their index tuples are left to run time (orbits None)."""
+    same shapes as at any concrete size; their index tuples are left to run time (orbits None).
+
+    A polynomial layer with concrete family sizes (and one with channels, whose signature is the
+    family signature) keeps exactly the (shape, J-orbit) pairs of the pruned basis, so its
+    parameters are independent; the orbits the rank step drops are recorded per shape."""
     sig = Signature.parse(signature)
     if kind not in KINDS:
         raise CodegenError(f"unknown module kind {kind!r}; valid kinds: {', '.join(KINDS)}")
+    if channels is not None:
+        if kind != "polynomial":
+            raise CodegenError(f"channels are a property of polynomial layers, not of kind {kind!r}; e.g. "
+                               "compile_module('O(3): v:1, X:2s -> 2s', 2, 'polynomial', channels=4)")
+        sig = channel_signature(sig, channels)
+    kept: dict | None = None
     if kind == "covariant":
         basis = covariant_basis(sig, degree)
     elif kind == "invariants":
         basis = invariant_features(sig, degree)
-    elif any(s.is_family for s in sig.inputs):
-        # learned weights over every index tuple: the shapes, unexpanded (see README)
+    elif any(isinstance(s.family, str) or s.is_set_family for s in sig.inputs):
+        # symbolic sizes: learned weights over every index tuple, the shapes unexpanded (see README)
         basis = enumerate_basis(symbolic_families(sig), degree)
+    elif any(s.is_family for s in sig.inputs):
+        basis, kept = _shapes_of_pruned(enumerate_basis(sig, degree))
     else:
         basis = enumerate_basis(sig, degree)
-    terms, orbits = [], []
+    terms, orbits, dropped = [], [], []
     for term in basis:
+        if kept is not None and term.diagram.labels is not None:
+            every = index_tuples(term)
+            keep = kept[term.diagram]
+            orbits.append(tuple(keep))
+            keep = set(keep)
+            dropped.append(tuple(k for k, J in enumerate(every) if J not in keep))
+            terms.append(Term(_concrete(term.diagram, sig), None, term.index_symmetry))
+            continue
         term = Term(_concrete(term.diagram, sig), None, term.index_symmetry)
         if term.diagram.labels is None:
             orbits.append(((),))
@@ -94,10 +133,27 @@ def compile_kind(signature: Signature | str, degree, kind: str) -> CompiledKind:
             if not js:
                 continue
             orbits.append(js)
+        dropped.append(())
         terms.append(term)
     if kind == "invariants":
         sig = Signature(sig.group, sig.inputs, type(sig.output)(0))
-    return CompiledKind(sig, degree, kind, tuple(terms), tuple(orbits))
+    dropped = tuple(dropped) if any(dropped) else ()
+    return CompiledKind(sig, degree, kind, tuple(terms), tuple(orbits), dropped, channels)
+
+
+def _shapes_of_pruned(basis) -> tuple[list[Term], dict]:
+    """The shapes of a pruned basis with concrete family sizes, in basis order, and the kept J of
+    each (a shape's members are consecutive in the basis: expanded together, then pruned in order)."""
+    shapes, kept = [], {}
+    for term in basis:
+        if term.diagram.labels is None:
+            shapes.append(term)
+            continue
+        if term.diagram not in kept:
+            kept[term.diagram] = []
+            shapes.append(Term(term.diagram, None, term.index_symmetry))
+        kept[term.diagram].append(tuple(term.index_values))
+    return shapes, kept
 
 
 def _concrete(diagram, sig: Signature):
@@ -138,18 +194,14 @@ def _evaluate_plan(term: Term, js, plan, rng) -> np.ndarray:
         source = op.source
         if isinstance(source, InputOperand):
             x = values[source.name]
-            if "c" in op.letters:
-                x = x[None]
         elif isinstance(source, EpsilonOperand):
             x = levi_civita(d).astype(float)
         elif isinstance(source, DeterminantOperand):
             x = _determinant_numpy(source, values, g)
-            if "c" in op.letters:
-                x = x[None]
         else:
             x = _spread(term, js, rng)
-            if "o" in op.letters:
-                x = x[None, None]
+            if "o" in op.letters:  # one output channel
+                x = x[None]
         for axis in op.form_axes:
             if g.form_is_diagonal:
                 shape = [1] * x.ndim

@@ -118,25 +118,23 @@ class _Lowering:
         # Only a sign -1 relabelling can make an index tuple J vanish; then J reads an appended
         # zero slot (and negated copies), otherwise the coefficients are used as they come.
         negative = any(sign < 0 for i in family_terms for _, sign in c.terms[i].index_symmetry)
-        zero_slot = negative and kind != "invariants"
+        # orbits the exact rank step dropped (a polynomial layer's dependent J) read it as well
+        zero_slot = (negative or bool(c.dropped)) and kind != "invariants"
         symbolic = bool(c.symbols)
         self.inputs, first, families = {}, None, []
         for s in sig.inputs:
             x = g.add(ir.Input(s.name))
             trailing = ((s.family,) if s.is_family else ()) + (sig.d,) * s.type.order
-            g.add(ir.CheckInput(x, s.name, trailing, kind == "polynomial"))
+            g.add(ir.CheckInput(x, s.name, trailing, c.channels is not None))
             if isinstance(s.family, str):
                 families.append((s.name, s.family, x, -len(trailing)))
-            if kind == "polynomial":
-                x = g.add(ir.WithChannels(x, len(trailing)))
             self.inputs[s.name] = x
             first = first if first is not None else (x, len(trailing))
         if symbolic:
             g.add(ir.ReadSizes(tuple(families), c.symbols))
             g.add(ir.Layout(families[0][2]))
         coeffs = None
-        named = [(s.name, g.node(self.inputs[s.name]).x if kind == "polynomial" else self.inputs[s.name])
-                 for s in sig.inputs]
+        named = [(s.name, self.inputs[s.name]) for s in sig.inputs]
         if kind == "covariant":
             coeffs = g.add(ir.Coefficients())
             g.add(ir.CheckCoefficients(coeffs, None if symbolic else total))
@@ -155,14 +153,15 @@ class _Lowering:
             self.orbit[i] = ir.OrbitBuffer(i, term_symbol(c.terms[i]), len(c.terms[i].index_sizes),
                                            tuple(c.terms[i].index_symmetry),
                                            None if at_run_time else offset, None if at_run_time else total,
-                                           None if at_run_time else len(js), kind == "invariants")
+                                           None if at_run_time else len(js), kind == "invariants",
+                                           c.dropped[i] if c.dropped else ())
         self.ext = self.scaled = None
         if coeffs is not None:
             self.ext = g.add(ir.AppendZero(coeffs)) if zero_slot else coeffs
             if family_terms:
                 scale = ir.ScaleBuffer(None if symbolic else total, zero_slot, tuple(self.orbit.values()))
                 self.scaled = g.add(ir.Scaled(self.ext, scale))
-                if zero_slot:
+                if negative and zero_slot:
                     self.scaled = g.add(ir.AppendNegated(self.scaled))
         outs = []
         for i, (term, js, plan) in enumerate(zip(c.terms, c.orbits, self.plans)):
@@ -188,7 +187,7 @@ class _Lowering:
         elif kind == "covariant":
             out = g.add(ir.Zeros(coeffs, 1, dims, False, self.dtype))
         else:
-            like, drop = (first[0], first[1] + 1) if first else (None, 0)
+            like, drop = first if first else (None, 0)
             out = g.add(ir.Zeros(like, drop, dims, True, self.dtype))
         if kind == "polynomial":
             out = g.add(ir.DropChannels(out, sig.output.order))

@@ -33,7 +33,10 @@ EPSILON_BUFFER_MAX_D = 6
 """Largest d for which a generated module stores the Levi-Civita tensor."""
 _LEG_LETTERS = "abdefghijklmnpqrstuvwxyzABCDEFGHIJKLMNOP"
 _FAMILY_LETTERS = "QRSTUVWXYZ"
-# 'c' and 'o' are the input and output channel axes of a polynomial layer
+# 'o' is the output channel axis of a polynomial layer (its input channels are a family axis)
+PLAN_OUT_CHANNELS = 2
+"""Output channels a polynomial layer without input channels is planned at; with C input
+channels the plan assumes C output channels (out_channels is chosen at construction)."""
 
 
 @dataclass(frozen=True)
@@ -83,8 +86,10 @@ def family_letters(term: Term) -> dict[int, str]:
     return {lab: _FAMILY_LETTERS[k] for k, lab in enumerate(labels)}
 
 
-def plan_term(term: Term, kind: str, shape_index: int, channels: bool, symmetrize: bool) -> TermPlan:
-    """Letters, operands, and the contraction order of one term."""
+def plan_term(term: Term, kind: str, shape_index: int, out_channels: int, symmetrize: bool) -> TermPlan:
+    """Letters, operands, and the contraction order of one term. A polynomial layer's weight
+    carries the output channel axis 'o' (planned at out_channels) and the term's family letters:
+    with input channels a shape of degree k is one k-linear contraction with W[o, c1, ..., ck]."""
     t = term.diagram.template
     sig = t.signature
     group = sig.group
@@ -131,13 +136,11 @@ def plan_term(term: Term, kind: str, shape_index: int, channels: bool, symmetriz
     if kind == "invariants":
         output = j_letters + result_out
     else:
-        coeff_letters = ("oc" if channels else "") + j_letters
-        operands.append(Operand(CoefficientOperand(shape_index), coeff_letters, (), batch=(kind == "covariant")))
-        output = ("o" if channels else "") + result_out
-    if channels:
-        operands = [Operand(op.source, "c" + op.letters, op.form_axes, op.batch)
-                    if isinstance(op.source, (InputOperand, DeterminantOperand)) else op for op in operands]
+        channel = "o" if kind == "polynomial" else ""
+        operands.append(Operand(CoefficientOperand(shape_index), channel + j_letters, (), batch=(kind == "covariant")))
+        output = channel + result_out
     sizes = _sizes(sig, operands, fam, term)
+    sizes["o"] = out_channels
     path, flops, naive = _plan(operands, output, sizes)
     return TermPlan(tuple(operands), output, "".join(out_letters), path, tuple(pairs), symmetrize, flops, naive,
                     sizes)
@@ -150,7 +153,6 @@ def _sizes(sig, operands, fam, term) -> dict[str, int]:
         if lab is not None:
             n = sig.inputs[t.vertices[vi].input].family
             sizes[fam[lab]] = n if isinstance(n, int) else PLAN_FAMILY
-    sizes.update({"o": 2, "c": 2})
     return sizes
 
 
@@ -215,7 +217,7 @@ def plan_module(compiled) -> list[TermPlan]:
     generation time (numerically, see kinds.needs_symmetrization)."""
     rng = np.random.default_rng(0)
     plans = []
-    channels = compiled.kind == "polynomial"
+    channels = compiled.channels or PLAN_OUT_CHANNELS
     for i, (term, js) in enumerate(zip(compiled.terms, compiled.orbits)):
         plan = plan_term(term, compiled.kind, i, channels, symmetrize=False)
         probe, probe_plan = term, plan

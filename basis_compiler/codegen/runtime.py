@@ -72,8 +72,9 @@ def orbit_index(n, m, symmetry, offset, total):
 
 
 def check(name, x, trailing, channels):
-    """Inputs are (*batch, [channels,] *trailing); say which input is wrong and what it needs.
-    A str entry of trailing is a family size given at run time (any size >= 1)."""
+    """Inputs are (*batch, *trailing); say which input is wrong and what it needs. A str entry of
+    trailing is a family size given at run time (any size >= 1); with channels, trailing starts
+    with a polynomial layer's input channel count."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"input {name!r} must be a torch.Tensor, got {type(x).__name__}")
     if not x.is_floating_point():
@@ -82,9 +83,23 @@ def check(name, x, trailing, channels):
                         f"convert it with {name}.double() or {name}.float()")
     k = len(trailing)
     shape = tuple(x.shape[x.dim() - k:]) if x.dim() >= k else ()
-    if x.dim() < k + channels or any(s < 1 if isinstance(t, str) else s != t for s, t in zip(shape, trailing)):
-        raise ValueError(f"input {name!r} has shape {tuple(x.shape)}; it needs (*batch, "
-                         f"{'channels, ' if channels else ''}{', '.join(map(str, trailing))})")
+    if x.dim() < k or any(s < 1 if isinstance(t, str) else s != t for s, t in zip(shape, trailing)):
+        need = [f"{trailing[0]} channels"] + [str(t) for t in trailing[1:]] if channels else [str(t) for t in trailing]
+        raise ValueError(f"input {name!r} has shape {tuple(x.shape)}; it needs (*batch, {', '.join(need)})")
+
+
+def drop_orbits(index, size, dropped, offset, total):
+    """An orbit_index result (called with offset 0 and total = its orbit count) with the orbits
+    in `dropped` (positions among all orbits) given no coefficient: they read the zero slot
+    `total`, the kept ones are renumbered from `offset` (negated copies at + total + 1)."""
+    count = size.numel()
+    gone = torch.zeros(count, dtype=torch.bool)
+    gone[list(dropped)] = True
+    position = offset + torch.cumsum((~gone).long(), 0) - 1
+    table = torch.full((2 * count + 1,), total, dtype=torch.long)
+    table[:count] = torch.where(gone, total, position)
+    table[count + 1:] = torch.where(gone, total, position + total + 1)
+    return table[index], size[~gone], int((~gone).sum())
 
 
 def check_coeffs(x, count):
@@ -171,5 +186,5 @@ def coefficient_layout(terms, sizes, zero_slot, pick, device, orbit_index):
     return total, offsets, indices, scale.to(device)
 
 
-HELPERS = (eta, omega, eps_contract, orbit_index, check, check_coeffs, common_dtype, read_sizes, size_arguments, coefficient_layout)
+HELPERS = (eta, omega, eps_contract, orbit_index, drop_orbits, check, check_coeffs, common_dtype, read_sizes, size_arguments, coefficient_layout)
 """Every helper a generated module may copy, in the order they are printed."""

@@ -72,10 +72,12 @@ def read_manifest(folder=CODEGEN_DIR) -> dict:
     return manifest
 
 
-def _entry(module: GeneratedModule, name: str, signature: Signature, degree, kind: str) -> dict:
-    return {"name": name, "signature": str(signature), "degree": list(degree) if isinstance(degree, tuple) else degree,
-            "kind": kind, "terms": module.n_terms, module.count_name: module.count,
-            "content_hash": module.content_hash}
+def _entry(module: GeneratedModule, name: str, signature: Signature, degree, kind: str, channels=None) -> dict:
+    entry = {"name": name, "signature": str(signature), "degree": list(degree) if isinstance(degree, tuple) else degree,
+             "kind": kind}
+    if channels is not None:  # recorded only when set: entries without channels read as before
+        entry["channels"] = channels
+    return dict(entry, terms=module.n_terms, **{module.count_name: module.count}, content_hash=module.content_hash)
 
 
 def _write_manifest(folder: Path, modules: list[dict]) -> None:
@@ -104,19 +106,20 @@ def _locked(folder: Path):
 
 
 def _key(entry: dict) -> tuple:
-    return entry["signature"], _degree_value(entry["degree"]), entry["kind"]
+    return entry["signature"], _degree_value(entry["degree"]), entry["kind"], entry.get("channels")
 
 
 def generate(signature: Signature | str, degree, kind: str, name: str, folder=CODEGEN_DIR, *,
-             force: bool = False) -> Path:
-    """Generate one module into folder/NAME.py and record it in the folder's manifest.
+             force: bool = False, channels: int | None = None) -> Path:
+    """Generate one module into folder/NAME.py and record it in the folder's manifest
+    (channels: a polynomial layer's input channel count, fixed at generation).
 
-    Refuses (CodegenError) to replace a module generated from another signature, degree or kind,
-    or a NAME.py the manifest does not list, unless force=True.
+    Refuses (CodegenError) to replace a module generated from another signature, degree, kind or
+    channel count, or a NAME.py the manifest does not list, unless force=True.
     """
     check_module_name(name)
     sig = Signature.parse(signature)
-    module = generate_module(sig, degree, kind, name)  # before touching the folder: errors leave it as it was
+    module = generate_module(sig, degree, kind, name, channels)  # before touching the folder: errors leave it as it was
     folder = _folder(folder)
     path = folder / f"{name}.py"
     with _locked(folder):
@@ -124,17 +127,18 @@ def generate(signature: Signature | str, degree, kind: str, name: str, folder=CO
             write_text(folder / "__init__.py", _INIT_TEXT)
         modules = read_manifest(folder)["modules"]
         old = next((m for m in modules if m["name"] == name), None)
-        wanted = (str(sig), _degree_value(degree), kind)
+        wanted = (str(sig), _degree_value(degree), kind, channels)
         if not force and old is not None and _key(old) != wanted:
             raise CodegenError(
                 f"{path} was generated from {old['signature']!r} (degree {degree_text(_degree_value(old['degree']))}, "
-                f"kind {old['kind']}); pass --force to replace it, or choose another --name"
+                f"kind {old['kind']}, channels {old.get('channels')}); pass --force to replace it, or choose another --name"
             )
         if not force and old is None and path.exists():
             raise CodegenError(f"{path} exists and is not in {folder / MANIFEST}; pass --force to replace it, "
                                "or choose another --name")
         write_text(path, module.source)
-        _write_manifest(folder, [m for m in modules if m["name"] != name] + [_entry(module, name, sig, degree, kind)])
+        _write_manifest(folder, [m for m in modules if m["name"] != name]
+                        + [_entry(module, name, sig, degree, kind, channels)])
     return path
 
 
@@ -175,10 +179,10 @@ def check(folder=CODEGEN_DIR) -> list[str]:
             problems.append(f"{current}: missing file (listed in {MANIFEST}; regenerate or `generate --remove`)")
             continue
         sig = Signature.parse(m["signature"])
-        fresh = generate_module(sig, _degree_value(m["degree"]), m["kind"], m["name"])
+        fresh = generate_module(sig, _degree_value(m["degree"]), m["kind"], m["name"], m.get("channels"))
         if current.read_text(encoding="utf-8") != fresh.source:
             problems.append(f"{current}: stale (regenerate with the command in its header)")
-        if m != _entry(fresh, m["name"], sig, _degree_value(m["degree"]), m["kind"]):
+        if m != _entry(fresh, m["name"], sig, _degree_value(m["degree"]), m["kind"], m.get("channels")):
             problems.append(f"{current}: manifest entry edited (it differs from what generation records)")
     for path in sorted(folder.glob("*.py")):
         if path.stem != "__init__" and path.stem not in listed:
@@ -195,8 +199,12 @@ def cache_dir() -> Path:
 _LOADED: dict[tuple, type] = {}
 
 
-def compile_module(signature: Signature | str, degree, kind: str = "covariant") -> type:
+def compile_module(signature: Signature | str, degree, kind: str = "covariant", channels: int | None = None) -> type:
     """The generated module class for a signature (concrete family sizes), degree and kind.
+
+    channels (polynomial layers only): the input channel count C, fixed at generation; the layer
+    spans the polynomials of the family signature (every input a family of size C), see
+    kinds.compile_kind. None: inputs without a channel axis.
 
     Imports the repository's checked-in module for this key when there is one (their currency
     is what `generate --check` guarantees); otherwise generates it once into the user cache
@@ -204,7 +212,7 @@ def compile_module(signature: Signature | str, degree, kind: str = "covariant") 
     """
     sig = Signature.parse(signature)
     degree = _degree_value(degree)
-    key = (str(sig), degree, kind)
+    key = (str(sig), degree, kind, channels)
     if key in _LOADED:
         return _LOADED[key]
     if kind not in CLASS_NAMES:
@@ -214,14 +222,15 @@ def compile_module(signature: Signature | str, degree, kind: str = "covariant") 
     if entry and manifest["generator_version"] == GENERATOR_VERSION and (CODEGEN_DIR / f"{entry['name']}.py").exists():
         module = importlib.import_module(f"codegen_out.{entry['name']}")
     else:
-        module = _cached_module(sig, degree, kind)
+        module = _cached_module(sig, degree, kind, channels)
     cls = getattr(module, CLASS_NAMES[kind])
     _LOADED[key] = cls
     return cls
 
 
-def _cached_module(sig: Signature, degree, kind: str):
-    digest = hashlib.sha256(repr((str(sig), degree, kind, GENERATOR_VERSION)).encode()).hexdigest()[:20]
+def _cached_module(sig: Signature, degree, kind: str, channels):
+    key = (str(sig), degree, kind, GENERATOR_VERSION) + (() if channels is None else (channels,))
+    digest = hashlib.sha256(repr(key).encode()).hexdigest()[:20]
     name = f"m_{digest}"
     folder = cache_dir()
     path = folder / f"{name}.py"
@@ -231,7 +240,7 @@ def _cached_module(sig: Signature, degree, kind: str):
         except OSError as exc:
             raise OutputError(f"cannot create the module cache {folder} ({exc.strerror or exc}); "
                               "set BASIS_COMPILER_CACHE to a writable folder") from None
-        write_text(path, generate_module(sig, degree, kind, name).source)
+        write_text(path, generate_module(sig, degree, kind, name, channels).source)
     generated.use_folder(folder)
     return importlib.import_module(f"{generated.__name__}.{name}")
 
