@@ -184,11 +184,11 @@ def plot(config: Config, records: list[dict], path: Path) -> None:
                     if cell is None or (method == "coarse" and j):
                         continue  # the coarse path does not depend on the training size
                     stats = getattr(cell, field)
+                    last = method == "coarse" or j == len(config.sizes) - 1  # solid: the largest size
                     color, marker = styles[method]
                     label = METHOD_LABELS[method] + ("" if method == "coarse" else f" n={size}")
                     ax.errorbar(levels, [max(m, 1e-12) for m, _ in stats], yerr=[s or 0.0 for _, s in stats],
-                                color=color, marker=marker, ls="-" if j == len(config.sizes) - 1 else "--",
-                                alpha=1.0 if j == len(config.sizes) - 1 else 0.6, label=label, capsize=2)
+                                color=color, marker=marker, ls="-" if last else "--", alpha=1.0 if last else 0.6, label=label, capsize=2)
             ax.set_yscale("log")
             ax.set_xticks(levels)
             ax.set_xlabel("signature level")
