@@ -83,13 +83,24 @@ class PseudoScalars(nn.Module):
         self.count = len(keep)
         self.layer = None
         if self.count:
-            layer = compile_module(odd, degree, "polynomial")(out_channels=offset)
-            # the weight is not learned: one output channel per term
+            cls = compile_module(odd, degree, "polynomial")
+            n = int(cls.n_coeffs)
+            layer = cls(out_channels=n)
+            # the weight is not learned: one output channel per term (weight (out, n), or (out, 1, n)
+            # in generator versions before channel mixing)
+            eye = torch.eye(n, dtype=torch.float32)
+            eye = eye.reshape(n, *([1] * (layer.weight.dim() - 2)), n)
             del layer.weight
-            layer.register_buffer("weight", torch.eye(offset, dtype=torch.float32)[:, None, :], persistent=False)
+            layer.register_buffer("weight", eye, persistent=False)
             self.layer = layer
+            if n != offset:
+                # the generator pruned family orbits differently from compile_kind: every column
+                # is still an odd scalar (products with true invariants included), so keep them all
+                keep, probes = list(range(n)), None
+                self.count = n
             self.register_buffer("pick", torch.tensor(keep, dtype=torch.long), persistent=False)
-            self._check_layout(probes)
+            if probes is not None:
+                self._check_layout(probes)
 
     def _check_layout(self, probes) -> None:
         rng = np.random.default_rng(0)
