@@ -156,15 +156,15 @@ def test_signature_round_trip_and_refusals():
 
 
 def test_generated_modules_refuse_set_families():
-    # Codegen is not implemented for set families; the covariant and invariants kinds reach the
-    # refusal in symbolic_families. (The polynomial kind at concrete sizes calls enumerate_basis
-    # directly: codegen itself must check InputSpec.is_set_family there.)
+    # Codegen is not implemented for set families; every kind reaches the refusal in
+    # basis.symbolic_families (codegen itself does not check InputSpec.is_set_family yet).
     from basis_compiler import compile_module, covariant_basis, invariant_features
 
     for call in (lambda: covariant_basis("O(3): a{n}:1 -> 2s", 2),
                  lambda: invariant_features("O(3): a{n}:1 -> 2s", 2),
                  lambda: compile_module("O(3): a{4}:1 -> 2s", 2, "covariant"),
-                 lambda: compile_module("O(3): a{n}:1 -> 2s", 2, "invariants")):
+                 lambda: compile_module("O(3): a{n}:1 -> 2s", 2, "invariants"),
+                 lambda: compile_module("O(3): a{4}:1 -> 2s", 2, "polynomial")):
         with pytest.raises(BasisCompilerError, match="set famil"):
             call()
 
