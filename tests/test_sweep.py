@@ -254,3 +254,25 @@ def test_a_task_whose_data_cannot_be_drawn_is_recorded_and_not_retried(tmp_path)
     assert "Could not run" in (tmp_path / "sweep.md").read_text()
     again = run_sweep(sweep, tmp_path, workers=1, device="cpu", progress=False)
     assert again.ran == 0 and again.remaining == 0 and len(again.failed) == 1
+
+
+# --------------------------------------------------------------------------- materials
+
+
+def test_materials_sweeps_training_size_with_the_same_records_on_workers(tmp_path):
+    from basis_compiler.apps.sweep.apps import MATERIALS
+
+    base = MATERIALS.make_config("quick", laws=("neo_hookean",), methods=("eig_mlp",), trials=1, n_val=16,
+                                 n_test=16, epochs=1, min_steps=2)
+    sweep = Sweep(MATERIALS, base, {"size": (8, 16)})
+    serial = run_sweep(sweep, tmp_path / "serial", workers=1, device="cpu", progress=False)
+    parallel = run_sweep(sweep, tmp_path / "parallel", workers=2, device="cpu", progress=False)
+    assert [r["size"] for r in serial.records] == [8, 16]
+    assert all(r["config"]["sizes"] == [r["size"]] for r in serial.records)  # each point trains on its own size
+    strip = lambda rs: [{k: v for k, v in r.items() if k not in MATERIALS.timing_fields} for r in rs]  # noqa: E731
+    assert strip(serial.records) == strip(parallel.records)
+    rows = list(csv.DictReader((tmp_path / "serial" / "sweep.csv").read_text().splitlines()))
+    assert [r["size"] for r in rows] == ["8", "16"] and "test_error" in rows[0]
+    assert (tmp_path / "serial" / "sweep_neo-hookean.png").exists()
+    with pytest.raises(DataError, match="cpu only"):
+        run_sweep(sweep, tmp_path / "cuda", device="cuda:0", progress=False)

@@ -13,6 +13,11 @@ from dataclasses import dataclass, replace
 from typing import Callable, Hashable, NamedTuple
 
 from ...errors import DataError
+from ..materials import runner as materials_runner
+from ..materials.laws import LAWS as MATERIAL_LAWS
+from ..materials.models import METHODS as MATERIAL_METHODS
+from ..materials.training import make_data as make_material_data
+from ..materials.training import train_task as train_material_task
 from ..recovery import config as recovery_config
 from ..recovery import grid as recovery_grid
 from ..recovery import results as recovery_results
@@ -76,6 +81,12 @@ class SweepApp:
     """configuration -> (a horizontal reference line, its label) or None (e.g. chance level)."""
     timing_fields: tuple[str, ...] = ("seconds",)
     """Record fields that measure time: the only ones that may differ between equal runs."""
+    apply: Callable[[object, dict], object] = lambda config, point: replace(config, **point)
+    """(configuration, point) -> the point's configuration (default: replace the fields of the same names)."""
+    devices: tuple[str, ...] = ("cpu", "cuda")
+    """Device types its tasks can use."""
+    log_axes: tuple[bool, bool] = (False, False)
+    """Logarithmic x and y axes in the phase diagrams."""
 
 
 # --------------------------------------------------------------------------- recover
@@ -148,7 +159,113 @@ RECOVER = SweepApp(
 )
 
 
-APPS: dict[str, SweepApp] = {"recover": RECOVER}
+# --------------------------------------------------------------------------- materials
+
+
+class MaterialsTask(NamedTuple):
+    """One task of the materials grid (runner.tasks gives plain tuples in this order)."""
+
+    law: str
+    size: int
+    method: str
+    trial: int
+
+    @property
+    def label(self) -> str:
+        return f"{self.law}/{self.method}#{self.trial} size={self.size}"
+
+
+def _materials_apply(config, point: dict):
+    """size -> a grid of that one training size; other fields are replaced by name."""
+    point = dict(point)
+    size = point.pop("size", None)
+    config = replace(config, **point)
+    return config if size is None else replace(config, sizes=(size,))
+
+
+def _materials_plan(config):
+    for name, values, valid in (("laws", config.laws, MATERIAL_LAWS), ("methods", config.methods, MATERIAL_METHODS)):
+        bad = [v for v in values if v not in valid]
+        if bad or not values:
+            raise DataError(f"unknown {name[:-1]} {bad[0] if bad else '(none)'!r}; valid: {', '.join(valid)}")
+    for name in ("sizes",):
+        if any(not isinstance(v, int) or v < 1 for v in getattr(config, name)):
+            raise DataError(f"training sizes must be ints >= 1, got {config.sizes} (e.g. --param size --values 100,1000)")
+    for name in ("trials", "n_val", "n_test", "epochs", "min_steps"):
+        value = getattr(config, name)
+        if not isinstance(value, int) or value < 1:
+            raise DataError(f"{name} must be an int >= 1, got {value!r} (e.g. --{name.replace('_', '-')} 2)")
+    return [MaterialsTask(*t) for t in materials_runner.tasks(config)], []
+
+
+def _materials_run(config, task, device="cpu", progress=None) -> dict:
+    """runner.run_one without its data cache: that cache is keyed by (law, trial) only, so in one
+    process a second configuration (another point's training size) would reuse the first one's data."""
+    import torch
+
+    torch.set_num_threads(1)
+    law, size, method, trial = task
+    seed = materials_runner.derive_seed
+    data = make_material_data(law, config.n_train, config.n_val, config.n_test, seed(config.seed, law, trial))
+    result = train_material_task(method, data, size, config.epochs, config.min_steps,
+                                 seed(config.seed, law, size, method, trial))
+    return {"law": law, "size": size, "method": method, "trial": trial, **result, "config": config.fingerprint()}
+
+
+def _materials_problem(record) -> str | None:
+    if not isinstance(record, dict):
+        return f"not a JSON object but {type(record).__name__}"
+    for name in materials_runner.FIELDS:
+        if name not in record:
+            return f"missing field {name!r}"
+    for name in ("test_error", "rotated_error", "seconds"):
+        value = record[name]
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value or abs(value) == float("inf"):
+            return f"field {name!r} must be a finite number, got {value!r}"
+    if record["law"] not in MATERIAL_LAWS or record["method"] not in MATERIAL_METHODS:
+        return f"unknown law or method {record['law']!r}/{record['method']!r}"
+    return None
+
+
+MATERIALS = SweepApp(
+    name="materials",
+    title="Hyperelastic constitutive laws S(C)",
+    presets=materials_runner.PRESETS,
+    options=(
+        Option("laws", "names", "comma list of " + ", ".join(MATERIAL_LAWS)),
+        Option("methods", "names", "comma list of " + ", ".join(MATERIAL_METHODS)),
+        Option("trials", "int", "independent trials per point"),
+        Option("n_val", "int", "validation samples"),
+        Option("n_test", "int", "test samples"),
+        Option("epochs", "int", "training epochs"),
+        Option("min_steps", "int", "at least this many steps per epoch"),
+        Option("seed", "int", "base seed (default 0)"),
+    ),
+    sweepable={"size": "int", "epochs": "int", "min_steps": "int", "n_val": "int", "n_test": "int"},
+    make_config=materials_runner.preset,
+    plan=_materials_plan,
+    run_task=_materials_run,
+    fingerprint=lambda config: config.fingerprint(),
+    task_key=lambda r: MaterialsTask(r["law"], r["size"], r["method"], r["trial"]),
+    record_problem=_materials_problem,
+    describe=lambda c: (f"laws {', '.join(c.laws)}, sizes {', '.join(map(str, c.sizes))}, val/test {c.n_val}/{c.n_test}, "
+                        f"trials {c.trials}, {c.epochs} epochs of >= {c.min_steps} steps, seed {c.seed}"),
+    task_label=lambda task: task.label,
+    cost=lambda task: -task.size,
+    panel_fields=("law",),
+    series_field="method",
+    series_order=lambda config: config.methods,
+    labels={},
+    metric="test_error",
+    metric_label="relative test error ‖Ŝ − S‖_F / ‖S‖_F",
+    reference=lambda config: None,
+    apply=_materials_apply,
+    devices=("cpu",),
+    log_axes=(True, True),
+)
+
+
+APPS: dict[str, SweepApp] = {"recover": RECOVER, "materials": MATERIALS}
 """Applications by subcommand name."""
 
 

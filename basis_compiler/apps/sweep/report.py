@@ -30,7 +30,7 @@ def csv_columns(run) -> list[str]:
     """Swept parameters, the task's fields, every configuration field, device, then the results."""
     app, records = run.sweep.app, run.records
     params = list(run.sweep.params)
-    task_fields = list(app.task_key(records[0])._fields) if records else []  # tasks are NamedTuples
+    task_fields = [f for f in app.task_key(records[0])._fields if f not in params] if records else []  # NamedTuples
     config_fields = [k for k in (records[0]["config"] if records else {}) if k not in params]
     taken = set(params) | set(task_fields) | {"config", "point", "device"}
     results = sorted({k for r in records for k in r} - taken) if records else []
@@ -164,7 +164,13 @@ def plot_panel(run, panel: tuple, by_others: dict, path: Path) -> None:
         if reference is not None:
             ax.axhline(reference[0], color="grey", lw=0.8, ls=":", label=reference[1])
         ax.set_xlabel(x_name)
-        ax.set_ylim(0, 1.02)
+        log_x, log_y = app.log_axes
+        if log_x:
+            ax.set_xscale("log")
+        if log_y:
+            ax.set_yscale("log")
+        else:
+            ax.set_ylim(0, 1.02)
         ax.set_title(" / ".join(_label(app, v) for v in panel) + (f" ({point_text(dict(others))})" if others else ""),
                      fontsize=10)
         ax.grid(alpha=0.3)

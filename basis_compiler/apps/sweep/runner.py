@@ -17,7 +17,7 @@ import math
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ...errors import DataError, OutputError
@@ -56,7 +56,7 @@ class Sweep:
         unknown = [k for k in point if k not in self.app.sweepable]
         if unknown:
             raise DataError(f"{self.app.name} cannot sweep {unknown[0]!r}; sweepable: {', '.join(self.app.sweepable)}")
-        return replace(self.base, **point)
+        return self.app.apply(self.base, point)
 
     def plan(self) -> tuple[list[tuple[dict, object, object]], list[tuple[dict, str, str]]]:
         """([(point, config, task)] in table order, [(point, setting, why it cannot run)]).
@@ -121,11 +121,12 @@ class SweepRun:
     """(point, task, reason) of the tasks that raised a DataError (FAILED_FILE), now or in an earlier run."""
 
 
-def default_device() -> str:
-    """"cuda" when torch sees a GPU here, else "cpu"."""
+def default_device(app: SweepApp | None = None) -> str:
+    """"cuda" when torch sees a GPU here (and the application can use it), else "cpu"."""
     import torch
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    cuda_ok = app is None or "cuda" in app.devices
+    return "cuda" if cuda_ok and torch.cuda.is_available() else "cpu"
 
 
 def check_device(device: str, backend: str) -> None:
@@ -220,7 +221,10 @@ def run_sweep(
             raise DataError("--workers is for --backend local; Ray runs as many tasks as the cluster has CPUs")
     workers = default_workers() if workers is None else workers
     check_run_options(workers, max_tasks)
-    device = default_device() if device is None else device
+    device = default_device(sweep.app) if device is None else device
+    if str(device).split(":")[0] not in sweep.app.devices:
+        raise DataError(f"{sweep.app.name} runs on {', '.join(sweep.app.devices)} only, not {device!r}; "
+                        f"use --device {sweep.app.devices[0]}")
     check_device(device, backend)
     items, skipped = sweep.plan()
     out = Path(out)
