@@ -1,16 +1,21 @@
-"""The generated PolynomialLayer against e3nn's FullyConnectedTensorProduct, side by side.
+"""The generated PolynomialLayer against e3nn's FullyConnectedTensorProduct, side by side, at the
+same function space.
 
-Signature O(3): v:1, X:2s -> 2s at degree 2, C input and output channels, batch 1024, float32,
-CPU, one torch thread. e3nn sees the same inputs in its own format: v as C x 1o, X as
-C x (0e + 2e) (its symmetric-matrix change of basis, applied once outside the timing), output
-C x (0e + 2e); it computes tp(x, x), all products across channels of degree exactly 2.
+Signature O(3): v:1, X:2s -> 2s at exact degree 2, C input and output channels, batch 1024,
+float32, CPU, one torch thread. The generated side is compile_module(..., "polynomial",
+channels=C) at each multidegree of total degree 2 ((2, 0) and (0, 2); (1, 1) is empty for a 2s
+output), outputs summed: it spans the degree-2 polynomials of the family signature
+O(3): v[C]:1, X[C]:2s -> 2s, one parameter per kept term. e3nn sees the same inputs in its own
+format: v as C x 1o, X as C x (0e + 2e) (its symmetric-matrix change of basis, applied once
+outside the timing), output C x (0e + 2e); it computes tp(x, x), all products across channels
+of degree exactly 2.
 
-Reported per C: parameter count; the dimension of the spanned function space (numerically:
+Reported per C: parameter counts; the dimension of the spanned function space (numerically:
 rank of the Jacobian of the outputs with respect to the parameters on random inputs, with one
 output channel, times C: output channels have independent weights in both layers); the exact
-dimension of the degree-2 equivariant polynomials of the family signature
-O(3): v[C]:1, X[C]:2s -> 2s (enumerate_basis, per output channel); forward and forward+backward
-medians over interleaved rounds and their ratios. Measurements only, never a test.
+dimension of the family signature's degree-2 polynomials (enumerate_basis, times C); forward
+and forward+backward medians over interleaved rounds and their ratios; with --profile, the
+generated forward's share per einsum (torch.profiler). Measurements only, never a test.
 
     .venv/bin/pip install -e '.[bench]'    # e3nn, not a package dependency
     PYTHONPATH=. .venv/bin/python benchmarks/e3nn_ratio.py [--rounds 15] [--channels 4 16 32]
@@ -38,9 +43,26 @@ from basis_compiler.codegen.store import compile_module  # noqa: E402
 
 SIGNATURE = "O(3): v:1, X:2s -> 2s"
 DEGREE = 2
+MULTIDEGREES = ((2, 0), (1, 1), (0, 2))
+"""Exact total degree 2 (what tp(x, x) computes): one generated layer per multidegree, summed."""
 BATCH = 1024
 RANK_CHANNELS = (4, 16)
 """Channel counts at which the Jacobian rank is computed (at 32 it needs a 20k x 7k matrix)."""
+
+
+class Generated(torch.nn.Module):
+    """The generated layers of every multidegree of total degree 2 (those with terms), summed."""
+
+    def __init__(self, C: int, out_channels: int):
+        super().__init__()
+        classes = [compile_module(SIGNATURE, md, "polynomial", channels=C) for md in MULTIDEGREES]
+        self.parts = torch.nn.ModuleList(cls(out_channels=out_channels) for cls in classes if cls.n_coeffs)
+
+    def forward(self, v, X):
+        out = self.parts[0](v=v, X=X)
+        for part in self.parts[1:]:
+            out = out + part(v=v, X=X)
+        return out
 
 
 def e3nn_layer(C: int):
@@ -86,15 +108,15 @@ def ranks(C: int) -> dict:
     torch.set_default_dtype(torch.float64)
     try:
         n = max(64, 16 * C * C // 9 + 16)  # enough samples: outputs exceed the parameter count
-        cls = compile_module(SIGNATURE, DEGREE, "polynomial")
-        gen = cls(in_channels=C, out_channels=1).double()
+        gen = Generated(C, 1).double()
         irreps = o3.Irreps(f"{C}x1o+{C}x0e+{C}x2e")
         tp = o3.FullyConnectedTensorProduct(irreps, irreps, o3.Irreps("1x0e+1x2e")).double()
         _, change = e3nn_layer(1)
         v, X, x = inputs(C, n, 7, change)
         v, X, x = v.double(), X.double(), x.double()
-        r_gen = rank_of(lambda p: torch.func.functional_call(gen, {"weight": p[0]}, (), {"v": v, "X": X}),
-                        [gen.weight])
+        names = [name for name, _ in gen.named_parameters()]
+        r_gen = rank_of(lambda p: torch.func.functional_call(gen, dict(zip(names, p)), (v, X)),
+                        list(gen.parameters()))
         r_e3nn = rank_of(lambda p: torch.func.functional_call(tp, {"weight": p[0]}, (x, x)), [tp.weight])
     finally:
         torch.set_default_dtype(torch.float32)
@@ -121,11 +143,10 @@ def timed(fn, backward: bool, params) -> float:
 
 def measure(C: int, rounds: int, seed: int) -> dict:
     torch.manual_seed(seed)
-    cls = compile_module(SIGNATURE, DEGREE, "polynomial")
-    gen = cls(in_channels=C, out_channels=C)
+    gen = Generated(C, C)
     tp, change = e3nn_layer(C)
     v, X, x = inputs(C, BATCH, seed, change)
-    candidates = {"gen": (lambda: gen(v=v, X=X), list(gen.parameters())),
+    candidates = {"gen": (lambda: gen(v, X), list(gen.parameters())),
                   "e3nn": (lambda: tp(x, x), list(tp.parameters()))}
     times = {(name, mode): [] for name in candidates for mode in ("fwd", "fwd+bwd")}
     rng = random.Random(seed)
@@ -146,6 +167,37 @@ def measure(C: int, rounds: int, seed: int) -> dict:
         out[mode] = {"gen_ms": statistics.median(g), "e3nn_ms": statistics.median(e),
                      "e3nn_over_gen": statistics.median([b / a for a, b in zip(g, e)])}
     return out
+
+
+def einsum_profile(C: int, seed: int, reps: int = 20) -> list[dict]:
+    """Where the generated forward spends its time: torch.einsum wrapped by a timer for `reps`
+    forwards (equation and operand shapes, ms per forward, share of the forward's time)."""
+    torch.manual_seed(seed)
+    gen = Generated(C, C)
+    _, change = e3nn_layer(C)
+    v, X, _ = inputs(C, BATCH, seed, change)
+    spent: dict[str, float] = {}
+    plain = torch.einsum
+
+    def timed_einsum(equation, *operands):
+        start = time.perf_counter()
+        out = plain(equation, *operands)
+        key = f"{equation} " + " ".join("x".join(map(str, o.shape)) for o in operands)
+        spent[key] = spent.get(key, 0.0) + time.perf_counter() - start
+        return out
+
+    with torch.no_grad():
+        gen(v, X)
+        start = time.perf_counter()
+        torch.einsum = timed_einsum
+        try:
+            for _ in range(reps):
+                gen(v, X)
+        finally:
+            torch.einsum = plain
+        total = time.perf_counter() - start
+    rows = sorted(spent.items(), key=lambda kv: -kv[1])
+    return [{"einsum": k, "ms": 1e3 * t / reps, "share": t / total} for k, t in rows[:4]]
 
 
 def git_commit() -> str:
@@ -172,6 +224,7 @@ def main(argv=None) -> None:
         row["rank"] = ranks(C) if C in RANK_CHANNELS else None
         row["family_dimension_exact_degree_2"] = exact_dimension(C, True)
         row["family_dimension_degree_le_2"] = exact_dimension(C, False)
+        row["profile_gen_forward"] = einsum_profile(C, args.seed)
         rows.append(row)
         print(json.dumps(row), flush=True)
     record = {"settings": {"signature": SIGNATURE, "degree": DEGREE, "batch": BATCH, "dtype": "float32",
@@ -193,6 +246,10 @@ def main(argv=None) -> None:
                      f"{r['fwd']['gen_ms']:.2f} | {r['fwd']['e3nn_ms']:.2f} | {r['fwd']['e3nn_over_gen']:.2f} | "
                      f"{r['fwd+bwd']['gen_ms']:.2f} | {r['fwd+bwd']['e3nn_ms']:.2f} | "
                      f"{r['fwd+bwd']['e3nn_over_gen']:.2f} |")
+    lines += ["", "Generated forward, largest einsums (equation, operand shapes: ms per forward, share of the forward):"]
+    for r in rows:
+        lines.append(f"- C = {r['C']}: " + "; ".join(f"`{p['einsum']}` {p['ms']:.2f} ms ({100 * p['share']:.0f}%)"
+                                               for p in r["profile_gen_forward"]))
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 
