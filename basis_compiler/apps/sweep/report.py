@@ -55,12 +55,14 @@ def _groups(run):
     app, params = run.sweep.app, list(run.sweep.params)
     x_name, rest = params[0], params[1:]
     groups: dict = {}
+    for _, _, task in run.sweep.plan()[0]:  # panels in the configuration's order, even if their first points failed
+        groups.setdefault(tuple(getattr(task, f) for f in app.panel_fields), {})
     for r in run.records:
         panel = tuple(r[f] for f in app.panel_fields)
         others = tuple((k, r["point"][k]) for k in rest)
         series = groups.setdefault(panel, {}).setdefault(others, {}).setdefault(r[app.series_field], {})
         series.setdefault(r["point"][x_name], []).append(r[app.metric])
-    return groups
+    return {panel: by_others for panel, by_others in groups.items() if by_others}
 
 
 def _stats(values: list[float]) -> tuple[float, float | None, float, float]:
