@@ -276,3 +276,19 @@ def test_materials_sweeps_training_size_with_the_same_records_on_workers(tmp_pat
     assert (tmp_path / "serial" / "sweep_neo-hookean.png").exists()
     with pytest.raises(DataError, match="cpu only"):
         run_sweep(sweep, tmp_path / "cuda", device="cuda:0", progress=False)
+
+
+def test_progress_lines_show_tasks_done_of_total_and_the_running_ones():
+    import io
+
+    from basis_compiler.apps.sweep.runner import SweepProgress
+
+    stream = io.StringIO()
+    bar = SweepProgress(3, True, stream=stream, interval=0)
+    bar.start("BG/identity/svh#0 eps=0.1")
+    bar.start("BG/identity/svh#1 eps=0.1")
+    bar.done("BG/identity/svh#0 eps=0.1")
+    lines = stream.getvalue().splitlines()
+    assert lines[-1].startswith("sweep: 1/3 tasks done")
+    assert lines[-1].endswith("running: BG/identity/svh#1 eps=0.1")
+    assert "svh#0" in lines[1] and "svh#1" in lines[1]

@@ -57,6 +57,7 @@ def execute_task(app: str, config, task, device: str, label: str = "", progress:
 
     if progress is None and _QUEUE is not None:
         q = _QUEUE
+        q.put((label, None, None))  # started: the driver lists it as running from now on
 
         def progress(_label, epoch, loss):
             q.put((label, epoch, loss))
@@ -94,7 +95,6 @@ def run_local(jobs: list[Job], workers: int, finished: Finished, bar) -> None:
         return
     ctx = multiprocessing.get_context("spawn")  # fork after torch's thread pools started can hang
     progress_queue = ctx.Queue()
-    started: set[str] = set()
 
     def drain():
         while True:
@@ -102,8 +102,10 @@ def run_local(jobs: list[Job], workers: int, finished: Finished, bar) -> None:
                 label, epoch, loss = progress_queue.get_nowait()
             except queue_module.Empty:
                 return
-            started.add(label)
-            bar.epoch(label, epoch, loss)
+            if epoch is None:
+                bar.start(label)
+            else:
+                bar.epoch(label, epoch, loss)
 
     pool = ProcessPoolExecutor(min(workers, len(jobs)), mp_context=ctx, initializer=init_local_worker,
                                initargs=(progress_queue, os.getpid()))
@@ -112,11 +114,6 @@ def run_local(jobs: list[Job], workers: int, finished: Finished, bar) -> None:
         futures = {pool.submit(execute_task, j.app, j.config, j.task, j.device, j.label): j for j in jobs}
         waiting = set(futures)
         while waiting:
-            for future in waiting:
-                job = futures[future]
-                if future.running() and job.label not in started:
-                    started.add(job.label)
-                    bar.start(job.label)
             done, waiting = wait(waiting, timeout=0.2, return_when=FIRST_COMPLETED)
             drain()
             for future in done:
