@@ -165,7 +165,8 @@ def test_state_dict_round_trip(rng):
     assert other._ready  # the statistics came with the state: no recalibration on the next batch
     with torch.no_grad():
         assert torch.equal(other(**x), net(**x))
-    assert torch.equal(other.pseudo_scale, net.pseudo_scale) and torch.equal(other.feature_scale, net.feature_scale)
+    assert torch.equal(other.pseudo_scale, net.pseudo_scale) and torch.equal(other.feature_map, net.feature_map)
+    assert torch.equal(other.even_map, net.even_map) and torch.equal(other.odd_map, net.odd_map)
 
 
 def test_first_call_calibrates_once():
@@ -232,3 +233,44 @@ def test_reflections_are_actually_tested(rng):
     dets = {round(float(np.linalg.det(random_group_element(Signature.parse("O(1,3): p:1 -> 0").group, rng, c))))
             for c in range(4)}
     assert dets == {1, -1}
+
+
+def test_normalisation_whitens_features_and_generators():
+    """After calibrate, on the calibration data: the MLP's inputs have identity covariance, and the
+    generators g'_s = Σ_t even_map[s, t] g_t are orthonormal on average, computed here directly
+    from I, C, C² (not through the generated layer). Near C = I the raw generators are nearly
+    parallel, which is what this removes (docs: nn/normalize.py)."""
+    g = torch.Generator().manual_seed(4)
+    A0 = torch.randn(500, 3, 3, dtype=torch.float64, generator=g)
+    C = torch.eye(3, dtype=torch.float64) + 0.1 * (A0 + A0.transpose(-1, -2))
+    net = EquivariantNet("O(3): C:2s -> 2s", 2, 3, hidden=(8,)).double().calibrate(C=C)
+    with torch.no_grad():
+        z = (net._scalars({"C": C}, None) - net.feature_shift) @ net.feature_map.T
+    assert torch.allclose(z.mean(0), torch.zeros(3, dtype=torch.float64), atol=1e-9)
+    assert torch.allclose(z.T @ z / len(z), torch.eye(3, dtype=torch.float64), atol=1e-6)
+    raw = torch.stack([torch.eye(3, dtype=torch.float64).expand_as(C), C, C @ C], 1).flatten(2)  # (n, 3, 9)
+    with torch.no_grad():   # the generated layer's generators are I, C, C² in some order and scale
+        layer_g = torch.stack([net.generators(torch.eye(3, dtype=torch.float64)[t].expand(len(C), 3), {"C": C})
+                               for t in range(3)], 1).flatten(2)
+    coef = torch.linalg.lstsq(raw.transpose(1, 2).reshape(-1, 3), layer_g.transpose(1, 2).reshape(-1, 3)).solution
+    assert torch.allclose(raw.transpose(1, 2) @ coef, layer_g.transpose(1, 2), atol=1e-9)   # same span
+    raw_gram = torch.einsum("ntj,nsj->ts", raw, raw) / len(C)
+    assert torch.linalg.cond(raw_gram) > 1e3                          # the problem being solved
+    A = net.even_map @ coef.T                                         # g' = A @ (I, C, C²)
+    assert torch.allclose(A @ raw_gram @ A.T, torch.eye(3, dtype=torch.float64), atol=1e-6)
+
+
+def test_normalisation_with_too_few_samples_stays_finite(rng):
+    """A calibration batch of one (the first forward) or fewer samples than features cannot
+    determine a whitening: the undetermined directions fall back to per-feature scaling."""
+    net = EquivariantNet("O(3): u:1, v:1, w:1 -> 1", 3, 3, hidden=(8,)).double()
+    x = {k: torch.tensor(v) for k, v in random_inputs(Signature.parse(net.signature), rng, batch=1).items()}
+    with torch.no_grad():
+        y = net(**x)
+    assert torch.isfinite(y).all()
+    assert all(torch.isfinite(b).all() for b in net.buffers())
+    assert torch.allclose(net.feature_map, torch.diag(net.feature_map.diagonal()))   # per-feature scaling
+    few = {k: torch.tensor(v) for k, v in random_inputs(Signature.parse(net.signature), rng, batch=3).items()}
+    other = EquivariantNet("O(3): u:1, v:1, w:1 -> 1", 3, 3, hidden=(8,)).double().calibrate(**few)
+    assert other.n_inputs > 3 and all(torch.isfinite(b).all() for b in other.buffers())
+    assert_equivariant(_fn(other), net.signature, rng, trials=2, rtol=1e-8, atol=1e-10)

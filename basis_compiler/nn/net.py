@@ -9,7 +9,7 @@ from torch import nn
 
 from ..errors import DataError, SignatureError, UnsupportedError
 from ..symbolic.signature import Signature
-from .normalize import rms_scale, standardize_stats
+from .normalize import gram_whitening, rms_scale, whitening
 from .pieces import Generators, PseudoScalars, TrueInvariants, flipped, with_output
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
@@ -40,12 +40,16 @@ class EquivariantNet(nn.Module):
     equivariant under every component, reflections and O(s,t) time reversals included, for
     any weights. Under SO(d) and Sp(d) (det g = 1) every scalar is true and there is no h_u.
 
-    Normalisation (normalize=True): the invariants are standardised with a per-feature shift
-    and scale, the pseudo-scalars divided by their root mean square, and each coefficient
-    divided by its generator's root mean square norm. All are constants computed once from data
+    Normalisation (normalize=True, nn/normalize.py): the MLP's inputs are whitened (a constant
+    shift and a constant matrix make them uncorrelated with unit variance on the data), the
+    pseudo-scalars divided by their root mean square, and the coefficients multiplied by a
+    constant matrix that makes the generators orthonormal on average over the data (for one
+    generator: division by its root mean square norm). All are constants computed once from data
     (the first batch the net sees, or an explicit `calibrate(**inputs)` call on a larger
-    sample) and stored as buffers (in state_dict); a constant affine map of an invariant is
-    invariant, and a positive constant keeps a pseudo-scalar odd, so equivariance is exact.
+    sample) and stored as buffers (in state_dict); a constant affine map of invariants is
+    invariant, a positive constant keeps a pseudo-scalar odd, and constant linear combinations of
+    generators of one type and parity are generators of that type and parity, so equivariance is
+    exact.
 
     Inputs are keyword tensors by signature name, batch axes first, e.g. net(C=C) with C of
     shape (batch, 3, 3); a family a[5]:1 is (batch, 5, d). Families need concrete sizes: write
@@ -97,10 +101,10 @@ class EquivariantNet(nn.Module):
 
         # frozen statistics (identity until calibrated); `calibrated` travels in state_dict
         self.register_buffer("feature_shift", torch.zeros(n_in))
-        self.register_buffer("feature_scale", torch.ones(n_in))
+        self.register_buffer("feature_map", torch.eye(n_in))     # z = (s - shift) @ feature_map.T
         self.register_buffer("pseudo_scale", torch.ones(n_psi))
-        self.register_buffer("even_scale", torch.ones(self.n_even))
-        self.register_buffer("odd_scale", torch.ones(n_odd))
+        self.register_buffer("even_map", torch.eye(self.n_even))  # coefficients = h @ even_map
+        self.register_buffer("odd_map", torch.eye(n_odd))
         self.register_buffer("calibrated", torch.tensor(not normalize))
         self._ready = not normalize  # a Python mirror: no tensor-valued branch in forward (torch.compile)
         self.register_load_state_dict_post_hook(_sync_ready)
@@ -113,15 +117,15 @@ class EquivariantNet(nn.Module):
             self.calibrate(**inputs)
         psi = self.pseudo(inputs) / self.pseudo_scale if self.n_pseudo else None
         s = self._scalars(inputs, psi)
-        z = (s - self.feature_shift) / self.feature_scale
+        z = (s - self.feature_shift) @ self.feature_map.T
         h = self.mlp(z)
         if self.shortcut is not None:
             h = h + self.shortcut(z)
-        out = self.generators(h[..., : self.n_even] / self.even_scale, inputs)
+        out = self.generators(h[..., : self.n_even] @ self.even_map, inputs)
         if self.n_odd:
             r = h[..., self.n_even:].unflatten(-1, (self.n_odd, self.n_pseudo))
             odd = (r * psi.unsqueeze(-2)).sum(-1)  # Σ_k ψ_k r_uk: a pseudo-scalar per odd generator
-            out = out + self.odd_generators(odd / self.odd_scale, inputs)
+            out = out + self.odd_generators(odd @ self.odd_map, inputs)
         return out
 
     def _scalars(self, inputs, psi) -> torch.Tensor:
@@ -143,12 +147,13 @@ class EquivariantNet(nn.Module):
                 self.pseudo_scale.copy_(rms_scale(self.pseudo(inputs)))
             psi = self.pseudo(inputs) / self.pseudo_scale if self.n_pseudo else None
             if self.n_inputs:
-                shift, scale = standardize_stats(self._scalars(inputs, psi))
+                shift, matrix = whitening(self._scalars(inputs, psi))
                 self.feature_shift.copy_(shift)
-                self.feature_scale.copy_(scale)
-            self.even_scale.copy_(self.generators.scales(inputs))
+                self.feature_map.copy_(matrix)
+            if self.n_even:
+                self.even_map.copy_(gram_whitening(self.generators.gram(inputs)))
             if self.n_odd:
-                self.odd_scale.copy_(self.odd_generators.scales(inputs))
+                self.odd_map.copy_(gram_whitening(self.odd_generators.gram(inputs)))
         self.calibrated.fill_(True)
         self._ready = True
         return self

@@ -138,26 +138,30 @@ class Generators(nn.Module):
         return self.layer(coeffs, **inputs)
 
     @torch.no_grad()
-    def scales(self, inputs: dict[str, torch.Tensor], samples: int = 64, chunk: int = 256) -> torch.Tensor:
-        """Root mean square over (at most `samples` of) the batch of each generator's norm.
+    def gram(self, inputs: dict[str, torch.Tensor], samples: int = 1024, budget: int = 1 << 24) -> torch.Tensor:
+        """G_ts = mean over (at most `samples` of) the batch of <g_t(x), g_s(x)>, (count, count).
 
-        Used to divide the coefficients, so that an MLP output of 1 means a contribution of
-        typical size whatever the generator's degree; a generator that vanishes on the data gets 1.
-        """
+        The net whitens its coefficients with it (normalize.gram_whitening), so that an MLP
+        output of 1 means a contribution of typical size whatever the generator's degree, and
+        nearly parallel generators (I, C, C² near C = I) do not need large cancelling
+        coefficients. Generators are evaluated in chunks of at most `budget` numbers (fewer samples
+        when all values would exceed 4 budgets)."""
         x = first_input(self.sig, inputs)
         if not self.count:
-            return x.new_ones(0)
+            return x.new_zeros(0, 0)
+        width = self.sig.d ** self.sig.output.order
+        samples = min(samples, max(64, 4 * budget // (self.count * width)))  # all values held at once
         flat = {k: v.reshape((-1,) + v.shape[len(batch_shape(self.sig, inputs)):])[:samples]
                 for k, v in inputs.items()}
         b = next(iter(flat.values())).shape[0]
+        chunk = max(1, min(self.count, budget // max(1, b * width)))
         eye = torch.eye(self.count, dtype=x.dtype, device=x.device)
-        out = []
+        values = []
         for start in range(0, self.count, chunk):
             rows = eye[start:start + chunk]
             k = rows.shape[0]
             coeffs = rows[:, None, :].expand(k, b, self.count)
             many = {name: v.expand((k,) + v.shape) for name, v in flat.items()}
-            g = self.layer(coeffs, **many).reshape(k, b, -1)
-            out.append(g.square().sum(-1).mean(-1).sqrt())
-        rms = torch.cat(out)
-        return torch.where(rms > 0, rms, torch.ones_like(rms))
+            values.append(self.layer(coeffs, **many).reshape(k, b * width).double())
+        g = torch.cat(values)
+        return (g @ g.T / b).to(x.dtype)
