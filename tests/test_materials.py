@@ -92,3 +92,14 @@ def test_runner_resumes_and_reports(tmp_path):
     second = run(config, tmp_path, workers=1)
     assert second[0] == json.loads(lines[0])  # kept, not rerun
     assert {p.suffix for p in tmp_path.iterdir()} >= {".md", ".csv", ".tex", ".png", ".jsonl"}
+
+
+def test_both_optimizers_and_losses_train_and_bad_names_are_refused():
+    from basis_compiler.apps.materials.training import make_data, train_task
+    from basis_compiler.errors import BasisCompilerError
+    data = make_data("neo_hookean", 32, 16, 16, seed=1)
+    for optimizer, loss in (("lbfgs", "relative"), ("adam", "mse")):
+        r = train_task("equivariant", data, 32, epochs=2, min_steps=2, seed=0, optimizer=optimizer, loss=loss)
+        assert math.isfinite(r["test_error"]) and math.isfinite(r["val_error"])
+    with pytest.raises(BasisCompilerError, match="lbfgs"):
+        train_task("equivariant", data, 32, epochs=1, min_steps=1, seed=0, optimizer="sgd")

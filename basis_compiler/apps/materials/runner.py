@@ -41,8 +41,10 @@ class Config:
     trials: int = 3
     n_val: int = 4000
     n_test: int = 4000
-    epochs: int = 50
+    epochs: int = 30
     min_steps: int = 20
+    optimizer: str = "lbfgs"
+    loss: str = "relative"
     seed: int = 0
 
     @property
@@ -54,7 +56,7 @@ class Config:
 
 
 PRESETS = {
-    "quick": Config(sizes=(100, 1000), trials=2, n_val=1000, n_test=1000, epochs=25, min_steps=20),
+    "quick": Config(sizes=(100, 1000), trials=2, n_val=1000, n_test=1000, epochs=30, min_steps=20),
     "paper": Config(),
 }
 
@@ -113,7 +115,7 @@ def run_one(config: Config, task: tuple) -> dict:
         _DATA.clear()
         _DATA[key] = make_data(law, config.n_train, config.n_val, config.n_test, derive_seed(config.seed, law, trial))
     result = train_task(method, _DATA[key], size, config.epochs, config.min_steps,
-                        derive_seed(config.seed, law, size, method, trial))
+                        derive_seed(config.seed, law, size, method, trial), optimizer=config.optimizer, loss=config.loss)
     return {"law": law, "size": size, "method": method, "trial": trial, **result, "config": config.fingerprint()}
 
 
