@@ -1,0 +1,235 @@
+"""The EMLP-task grid: tasks × training sizes × models × trials, resumable, with reports.
+
+Seeds derive from (seed, task, trial) for the data and (seed, task, size, model, trial) for
+training, one torch thread per process, so parallel runs equal serial ones. Each finished run is
+appended to OUT/results.jsonl with its configuration; a rerun with the same OUT skips them.
+OUT/emlp_tasks.{md,csv,png} hold the tables (mean ± std of test MSE over trials, parameters,
+seconds, the ratio MLP / EquivariantNet and the goal check: ≥ 10x at every size) and the plot;
+the Markdown records the settings, torch version, git commit and wall time.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import multiprocessing
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+
+from ...errors import DataError
+from ...files import append_line, write_text
+from .data import TASKS, task
+from .training import MODELS, train_task
+
+LABELS = {"equivariant": "EquivariantNet", "mlp": "plain MLP"}
+
+
+@dataclass(frozen=True)
+class Config:
+    tasks: tuple[str, ...] = tuple(TASKS)
+    sizes: tuple[int, ...] = (30, 300, 3000)
+    models: tuple[str, ...] = MODELS
+    trials: int = 3
+    n_val: int = 1000
+    n_test: int = 2000
+    epochs: int = 10
+    steps: int = 20
+    seed: int = 0
+
+    def fingerprint(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+
+PRESETS = {
+    "quick": Config(sizes=(30, 300, 3000)),
+    "paper": Config(sizes=(30, 100, 300, 1000, 3000, 10000), epochs=15),
+    "tiny": Config(sizes=(20,), trials=1, n_val=20, n_test=20, epochs=1, steps=2),
+}
+
+
+def preset(name: str, **overrides) -> Config:
+    if name not in PRESETS:
+        raise DataError(f"unknown preset {name!r}; use one of {', '.join(PRESETS)}, e.g. --preset quick")
+    return Config(**{**asdict(PRESETS[name]), **{k: v for k, v in overrides.items() if v is not None}})
+
+
+def derive_seed(*parts) -> int:
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little")
+
+
+def grid(config: Config) -> list[tuple]:
+    return [(name, size, model, trial) for size in sorted(config.sizes, reverse=True) for name in config.tasks
+            for trial in range(config.trials) for model in config.models]
+
+
+def make_data(config: Config, name: str, trial: int) -> dict:
+    g = torch.Generator().manual_seed(derive_seed(config.seed, name, trial))
+    draw = task(name).draw
+    return {split: draw(n, g) for split, n in (("train", max(config.sizes)), ("val", config.n_val),
+                                                 ("test", config.n_test))}
+
+
+_DATA: dict = {}
+
+
+def run_one(config: Config, item: tuple) -> dict:
+    torch.set_num_threads(1)
+    name, size, model, trial = item
+    if (name, trial) not in _DATA:
+        _DATA.clear()
+        _DATA[(name, trial)] = make_data(config, name, trial)
+    result = train_task(model, task(name), _DATA[(name, trial)], size, config.epochs, config.steps,
+                        derive_seed(config.seed, name, size, model, trial))
+    return {"task": name, "size": size, "model": model, "trial": trial, **result, "config": config.fingerprint()}
+
+
+def _star(args):
+    return run_one(*args)
+
+
+def load(path: Path, fingerprint: dict) -> dict:
+    done = {}
+    if path.exists():
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            try:
+                r = json.loads(line)
+                key = (r["task"], r["size"], r["model"], r["trial"])
+            except (ValueError, KeyError, TypeError):
+                print(f"emlp_tasks: {path} line {number} is not a valid result; its run is repeated", file=sys.stderr)
+                continue
+            if r.get("config") != fingerprint:
+                raise DataError(f"{path} line {number} was made with another configuration; use another --out, "
+                                f"e.g. --out emlp_runs/new")
+            done[key] = r
+    return done
+
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
+                             cwd=Path(__file__).parent)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def run(config: Config, out: Path, workers: int = 1) -> list[dict]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "results.jsonl"
+    done = load(path, config.fingerprint())
+    items = grid(config)
+    pending = [i for i in items if i not in done]
+    began = time.monotonic()
+    print(f"emlp_tasks: {len(done)} of {len(items)} runs saved, {len(pending)} to run with {workers} worker(s)",
+          file=sys.stderr, flush=True)
+
+    def finish(r):
+        append_line(path, json.dumps(r, sort_keys=True), parents=True)
+        done[(r["task"], r["size"], r["model"], r["trial"])] = r
+        print(f"emlp_tasks: {len(done)}/{len(items)} {r['task']} n={r['size']} {r['model']} trial {r['trial']}: "
+              f"test MSE {r['test_mse']:.3g} ({time.monotonic() - began:.0f} s)", file=sys.stderr, flush=True)
+
+    if workers > 1 and pending:
+        with multiprocessing.get_context("spawn").Pool(workers) as pool:
+            for r in pool.imap_unordered(_star, [(config, i) for i in pending]):
+                finish(r)
+    else:
+        for i in pending:
+            finish(run_one(config, i))
+    records = [done[i] for i in items]
+    write_reports(config, records, out, time.monotonic() - began, workers)
+    return records
+
+
+def summarize(records: list[dict]) -> dict:
+    cells: dict = {}
+    for r in records:
+        cells.setdefault((r["task"], r["size"], r["model"]), []).append(r)
+
+    def ms(rs, field):
+        xs = [r[field] for r in rs]
+        return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+
+    return {k: {"test": ms(rs, "test_mse"), "relative": ms(rs, "test_relative_mse"), "seconds": ms(rs, "seconds"),
+                "parameters": rs[0]["parameters"], "trials": len(rs)} for k, rs in cells.items()}
+
+
+def goal(config: Config, cells: dict) -> dict[str, bool]:
+    """Per task: MLP test MSE ≥ 10 x EquivariantNet's (means over trials) at every size."""
+    return {name: all((name, s, "mlp") in cells and (name, s, "equivariant") in cells
+                      and cells[(name, s, "mlp")]["test"][0] >= 10 * cells[(name, s, "equivariant")]["test"][0]
+                      for s in config.sizes) for name in config.tasks}
+
+
+def markdown(config: Config, records: list[dict], seconds: float, workers: int) -> str:
+    cells = summarize(records)
+    lines = [f"# EMLP tasks: test MSE (mean ± std over {config.trials} trials)", "",
+             f"Settings: {config.fingerprint()}; torch {torch.__version__}, git commit {git_commit()}, "
+             f"{workers} worker(s) x 1 torch thread, wall time of this invocation {seconds:.0f} s.", "",
+             "| task | n train | model | params | test MSE | relative MSE | train s | MLP / Equivariant |",
+             "|---|---:|---|---:|---:|---:|---:|---:|"]
+    for name in config.tasks:
+        for size in config.sizes:
+            for model in config.models:
+                c = cells.get((name, size, model))
+                if not c:
+                    continue
+                ratio = ""
+                if model == "mlp" and (name, size, "equivariant") in cells:
+                    ratio = f"{c['test'][0] / cells[(name, size, 'equivariant')]['test'][0]:.2g}x"
+                lines.append(f"| {name} | {size} | {LABELS[model]} | {c['parameters']:,} | {c['test'][0]:.2e} ± "
+                             f"{c['test'][1]:.1e} | {c['relative'][0]:.1e} | {c['seconds'][0]:.1f} | {ratio} |")
+    lines += ["", "Goal (EquivariantNet's test MSE at least 10x below the plain MLP's at every size): "
+              + ", ".join(f"{n} **{'met' if ok else 'not met'}**" for n, ok in goal(config, cells).items()) + "."]
+    return "\n".join(lines) + "\n"
+
+
+def table_csv(config: Config, records: list[dict]) -> str:
+    cells = summarize(records)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["task", "size", "model", "parameters", "test_mse_mean", "test_mse_std", "relative_mse_mean",
+                "seconds_mean", "trials"])
+    for (name, size, model), c in sorted(cells.items()):
+        w.writerow([name, size, model, c["parameters"], f"{c['test'][0]:.6g}", f"{c['test'][1]:.6g}",
+                    f"{c['relative'][0]:.6g}", f"{c['seconds'][0]:.3g}", c["trials"]])
+    return buf.getvalue()
+
+
+def plot(config: Config, records: list[dict], path: Path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cells = summarize(records)
+    fig, axes = plt.subplots(1, len(config.tasks), figsize=(4.5 * len(config.tasks), 3.8), squeeze=False)
+    for ax, name in zip(axes[0], config.tasks):
+        for model, style in (("equivariant", "-o"), ("mlp", "--s")):
+            pts = [(s, cells[(name, s, model)]["test"]) for s in config.sizes if (name, s, model) in cells]
+            if pts:
+                ax.errorbar([p[0] for p in pts], [p[1][0] for p in pts], yerr=[p[1][1] for p in pts], fmt=style,
+                            capsize=3, label=LABELS[model])
+        ax.set_xscale("log"), ax.set_yscale("log")
+        ax.set_xlabel("training samples"), ax.set_ylabel("test MSE"), ax.set_title(name)
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def write_reports(config: Config, records: list[dict], out: Path, seconds: float, workers: int) -> dict[str, Path]:
+    paths = {ext: Path(out) / f"emlp_tasks.{ext}" for ext in ("md", "csv", "png")}
+    write_text(paths["md"], markdown(config, records, seconds, workers))
+    write_text(paths["csv"], table_csv(config, records))
+    plot(config, records, paths["png"])
+    return paths
