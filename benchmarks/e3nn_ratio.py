@@ -14,8 +14,8 @@ Reported per C: parameter counts; the dimension of the spanned function space (n
 rank of the Jacobian of the outputs with respect to the parameters on random inputs, with one
 output channel, times C: output channels have independent weights in both layers); the exact
 dimension of the family signature's degree-2 polynomials (enumerate_basis, times C); forward
-and forward+backward medians over interleaved rounds and their ratios; with --profile, the
-generated forward's share per einsum (torch.profiler). Measurements only, never a test.
+and forward+backward medians over interleaved rounds and their ratios; the
+generated forward's share per aten op (torch.profiler). Measurements only, never a test.
 
     .venv/bin/pip install -e '.[bench]'    # e3nn, not a package dependency
     PYTHONPATH=. .venv/bin/python benchmarks/e3nn_ratio.py [--rounds 15] [--channels 4 16 32]
@@ -169,35 +169,27 @@ def measure(C: int, rounds: int, seed: int) -> dict:
     return out
 
 
-def einsum_profile(C: int, seed: int, reps: int = 20) -> list[dict]:
-    """Where the generated forward spends its time: torch.einsum wrapped by a timer for `reps`
-    forwards (equation and operand shapes, ms per forward, share of the forward's time)."""
+def op_profile(C: int, seed: int, reps: int = 10) -> list[dict]:
+    """Where the generated forward spends its time: torch.profiler's self CPU time per aten op
+    and operand shapes over `reps` forwards (ms per forward, share of the profiled total). The
+    generated steps are torch.matmul since generator version 6, so einsum alone no longer says
+    where the time goes."""
+    from torch.profiler import profile
+
     torch.manual_seed(seed)
     gen = Generated(C, C)
     _, change = e3nn_layer(C)
     v, X, _ = inputs(C, BATCH, seed, change)
-    spent: dict[str, float] = {}
-    plain = torch.einsum
-
-    def timed_einsum(equation, *operands):
-        start = time.perf_counter()
-        out = plain(equation, *operands)
-        key = f"{equation} " + " ".join("x".join(map(str, o.shape)) for o in operands)
-        spent[key] = spent.get(key, 0.0) + time.perf_counter() - start
-        return out
-
     with torch.no_grad():
         gen(v, X)
-        start = time.perf_counter()
-        torch.einsum = timed_einsum
-        try:
+        with profile(record_shapes=True) as prof:
             for _ in range(reps):
                 gen(v, X)
-        finally:
-            torch.einsum = plain
-        total = time.perf_counter() - start
-    rows = sorted(spent.items(), key=lambda kv: -kv[1])
-    return [{"einsum": k, "ms": 1e3 * t / reps, "share": t / total} for k, t in rows[:4]]
+    rows = [e for e in prof.key_averages(group_by_input_shape=True) if e.self_cpu_time_total > 0]
+    total = sum(e.self_cpu_time_total for e in rows)
+    rows.sort(key=lambda e: -e.self_cpu_time_total)
+    return [{"op": f"{e.key} " + " ".join("x".join(map(str, sh)) for sh in e.input_shapes if sh),
+             "ms": e.self_cpu_time_total / 1e3 / reps, "share": e.self_cpu_time_total / total} for e in rows[:4]]
 
 
 def git_commit() -> str:
@@ -224,7 +216,7 @@ def main(argv=None) -> None:
         row["rank"] = ranks(C) if C in RANK_CHANNELS else None
         row["family_dimension_exact_degree_2"] = exact_dimension(C, True)
         row["family_dimension_degree_le_2"] = exact_dimension(C, False)
-        row["profile_gen_forward"] = einsum_profile(C, args.seed)
+        row["profile_gen_forward"] = op_profile(C, args.seed)
         rows.append(row)
         print(json.dumps(row), flush=True)
     record = {"settings": {"signature": SIGNATURE, "degree": DEGREE, "batch": BATCH, "dtype": "float32",
@@ -246,9 +238,9 @@ def main(argv=None) -> None:
                      f"{r['fwd']['gen_ms']:.2f} | {r['fwd']['e3nn_ms']:.2f} | {r['fwd']['e3nn_over_gen']:.2f} | "
                      f"{r['fwd+bwd']['gen_ms']:.2f} | {r['fwd+bwd']['e3nn_ms']:.2f} | "
                      f"{r['fwd+bwd']['e3nn_over_gen']:.2f} |")
-    lines += ["", "Generated forward, largest einsums (equation, operand shapes: ms per forward, share of the forward):"]
+    lines += ["", "Generated forward, largest ops (aten op, operand shapes: ms per forward, share of the forward):"]
     for r in rows:
-        lines.append(f"- C = {r['C']}: " + "; ".join(f"`{p['einsum']}` {p['ms']:.2f} ms ({100 * p['share']:.0f}%)"
+        lines.append(f"- C = {r['C']}: " + "; ".join(f"`{p['op']}` {p['ms']:.2f} ms ({100 * p['share']:.0f}%)"
                                                for p in r["profile_gen_forward"]))
     args.out.with_suffix(".md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))

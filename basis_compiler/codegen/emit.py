@@ -24,7 +24,7 @@ from .lower import ModuleIR, check_sizes, lower
 from .namespace import Namespace, check_input_names
 from .planning import plan_module
 
-GENERATOR_VERSION = "5"
+GENERATOR_VERSION = "6"
 API_ATTRIBUTES = ("weight", "in_channels", "out_channels", "sizes", "size_symbols")
 """Attributes of a polynomial layer that are part of its API, never renamed."""
 CLASS_NAMES = {"polynomial": "PolynomialLayer", "covariant": "CovariantLayer", "invariants": "InvariantFeatures"}
@@ -387,7 +387,7 @@ class _Printer:
                 continue
             name = self.ns.create(*_local_hint(node, value == self.m.result))
             self.names[value] = name
-            out.append(f"{name} = {expr}")
+            out.append(f"{name} = {expr}" + (f"  # {node.equation}" if isinstance(node, ir.MatMul) else ""))
         out.append(f"return {self.names[self.m.result]}")
         return out
 
@@ -466,6 +466,9 @@ class _Printer:
             return f"{h[runtime.eps_contract]}([{', '.join(n[c] for c in node.columns)}], {node.free})"
         if isinstance(node, ir.Einsum):
             return f'{T}.einsum("{node.equation}", {", ".join(n[a] for a in node.args)})'
+        if isinstance(node, ir.MatMul):
+            a, b = (n[v] + _views(ops) for v, ops in zip(node.args, node.arrange))
+            return f"{T}.matmul({a}, {b}){_views(node.after)}"
         if isinstance(node, ir.Symmetrize):
             return _symmetrized(x, node.order, node.anti)
         if isinstance(node, ir.Features):
@@ -486,6 +489,15 @@ class _Printer:
         if isinstance(node, ir.DropChannels):
             return f"{x} if {S}.{self.attr['out_channels']} is not None else {x}.squeeze({x}.dim() - {node.order + 1})"
         raise TypeError(f"no printer for {type(node).__name__}")
+
+
+def _views(ops) -> str:
+    """Tensor view methods (unsqueeze, movedim, flatten, unflatten, squeeze) written as a chain."""
+    out = []
+    for op in ops:
+        args = ", ".join(repr(a) for a in op[1:])
+        out.append(f".{op[0]}({args})")
+    return "".join(out)
 
 
 def _symmetrized(x: str, k: int, anti: bool) -> str:

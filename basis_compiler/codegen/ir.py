@@ -261,6 +261,22 @@ class Einsum:
 
 
 @dataclass(frozen=True)
+class MatMul:
+    """torch.matmul of two operands, each first brought into (..., [L], rows, cols) by views
+    (layouts.arrange), the result split back into axes (`after`). Compares by `key` (the
+    equation with letters renamed, and the views) like Einsum; `equation` is printed as a
+    comment, its result letters in memory order."""
+
+    key: str
+    args: tuple[Value, ...]
+    arrange: tuple[tuple, ...]
+    """Per operand: ('unsqueeze', dim), ('movedim', src, dst), ('flatten', start, end) in order."""
+    after: tuple
+    """('unflatten', dim, sizes) or ('squeeze', dim) on the product, in order."""
+    equation: str = field(compare=False)
+
+
+@dataclass(frozen=True)
 class Symmetrize:
     """Mean over permutations of the last `order` axes (signed when anti)."""
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import CodegenError
 from ..symbolic.signature import Signature
-from . import ir
+from . import ir, layouts
 from .kinds import CompiledKind, term_symbol
 from .planning import PLAN_BATCH, TermPlan
 
@@ -228,6 +228,9 @@ class _Lowering:
             if letters == plan.output:
                 return x, letters, batch
             return self.einsum([letters], [batch], plan.output, batch, [x]), plan.output, batch
+        chosen = self.layouts(plan, ops)
+        if chosen is not None:
+            return self.matmuls(plan, ops, chosen)
         for n_step, step in enumerate(plan.path):
             rest = [o for k, o in enumerate(ops) if k not in step]
             last = n_step == len(plan.path) - 1
@@ -250,6 +253,49 @@ class _Lowering:
             # of the two operand orders, the one with the smaller canonical key (so equal steps meet)
             x, y = min((a, b), (b, a), key=lambda p: (self._key(p, res), p[0][0].id, p[1][0].id))
             ops = rest + [(self.einsum([x[1], y[1]], [x[2], y[2]], res, batch, [x[0], y[0]]), res, batch)]
+        return ops[0]
+
+    def layouts(self, plan: TermPlan, ops):
+        """Per step the matmul layout (layouts.choose), or None: then every step is an einsum.
+        Symbolic family sizes keep einsum (splitting an axis needs its size at generation)."""
+        if self.compiled.symbols:
+            return None
+        letters = [(o[1], o[2]) for o in ops]
+        reslist = []
+        for n_step, step in enumerate(plan.path):
+            rest = [o for k, o in enumerate(letters) if k not in step]
+            if n_step == len(plan.path) - 1:
+                res = set(plan.output)
+            else:
+                keep = set("".join(o[0] for o in rest) + plan.output)
+                res = {c for k in step for c in letters[k][0] if c in keep}
+            reslist.append(res)
+            merged = "".join(dict.fromkeys(c for k in step for c in letters[k][0] if c in res))
+            letters = rest + [(merged, any(letters[k][1] for k in step))]
+        return layouts.choose([(o[1], o[2]) for o in ops], tuple(plan.path), reslist, plan.output, plan.sizes)
+
+    def matmuls(self, plan: TermPlan, ops, chosen):
+        """The steps as torch.matmul in the chosen layouts; returns (value, letters, batch)."""
+        for step, lay in zip(plan.path, chosen):
+            rest = [o for k, o in enumerate(ops) if k not in step]
+            pair = [ops[k] for k in step]
+            x, y = pair[lay.first], pair[1 - lay.first]
+            ax = layouts.arrange(x[1], lay.L, lay.M, lay.K)
+            if not lay.L and x[2] and not y[2] and x[1] != lay.M + lay.K:
+                # matmul folds the batch into the rows only when that is a view; otherwise it
+                # would broadcast the weight over the batch (a copy B times its size): copy x
+                ax = layouts.Arrange(ax.ops + (("contiguous",),))
+            ay = layouts.arrange(y[1], lay.L, lay.K, lay.N)
+            after = layouts.unarrange(lay.L, lay.M, lay.N, plan.sizes)
+            batch = x[2] or y[2]
+            lhs = ",".join(("..." if o[2] else "") + o[1] for o in (x, y))
+            equation = f"{lhs}->{'...' if batch else ''}{lay.result}"
+            names: dict[str, str] = {}
+            for c in equation.replace("...", "").replace(",", "").replace("->", ""):
+                names.setdefault(c, chr(ord("a") + len(names)))
+            key = "".join(names.get(c, c) for c in equation) + repr((ax.ops, ay.ops, after))
+            value = self.g.add(ir.MatMul(key, (x[0], y[0]), (ax.ops, ay.ops), after, equation))
+            ops = rest + [(value, lay.result, batch)]
         return ops[0]
 
     @staticmethod
