@@ -292,3 +292,23 @@ def test_progress_lines_show_tasks_done_of_total_and_the_running_ones():
     assert lines[-1].startswith("sweep: 1/3 tasks done")
     assert lines[-1].endswith("running: BG/identity/svh#1 eps=0.1")
     assert "svh#0" in lines[1] and "svh#1" in lines[1]
+
+
+def test_the_materials_adapter_gives_run_one_records_in_a_fresh_process(tmp_path):
+    """The sweep's materials task equals the materials runner's own run_one (same recipe, same data)."""
+    import dataclasses
+
+    from basis_compiler.apps.materials import runner as materials_runner
+    from basis_compiler.apps.sweep.apps import MATERIALS
+
+    base = MATERIALS.make_config("quick", laws=("neo_hookean",), methods=("eig_mlp",), trials=1, n_val=16,
+                                 n_test=16, epochs=1, min_steps=2)
+    fields = {f.name for f in dataclasses.fields(base)}
+    variants = [base] + ([dataclasses.replace(base, optimizer="adam")] if "optimizer" in fields else [])
+    for config in variants:
+        config = dataclasses.replace(config, sizes=(8,))
+        task = MATERIALS.plan(config)[0][0]
+        ours = MATERIALS.run_task(config, task, "cpu", None)
+        theirs = materials_runner.run_one(config, tuple(task))
+        strip = lambda r: {k: v for k, v in r.items() if k not in MATERIALS.timing_fields}  # noqa: E731
+        assert strip(ours) == strip(theirs)
