@@ -1,4 +1,4 @@
-"""Command line: `basis-compiler show | generate | recover | sweep | materials | demo` (each subcommand's --help says more)."""
+"""Command line: `basis-compiler show | generate | recover | sweep | materials | signatures | demo` (each subcommand's --help says more)."""
 
 from __future__ import annotations
 
@@ -175,7 +175,7 @@ def _cmd_sweep(args) -> int:
     sweep = Sweep(app, app.make_config(mode, **overrides), params)
     items, skipped = sweep.plan()  # DataError before any folder
     out = args.out or _new_sweep_folder(app.name)
-    device = args.device or default_device()
+    device = args.device or default_device(app)
     where = (f"Ray ({args.address or 'a local instance, or RAY_ADDRESS'})" if args.backend == "ray"
              else f"{args.workers or 'default'} local worker(s)")
     print(f"sweep {app.name} --{mode}: {len(items)} tasks over " + ", ".join(f"{k} ({len(v)} values)" for k, v in
@@ -292,6 +292,63 @@ def _cmd_materials(args) -> int:
     return 0
 
 
+def _cmd_signatures(args) -> int:
+    """Path signatures (apps/signatures): run the grid, save each task, write the tables and plot."""
+    import shlex
+
+    from .apps.recovery.grid import new_run_folder
+    from .apps.signatures.config import preset
+    from .apps.signatures.runner import run_grid
+
+    mode = "paper" if args.paper else "quick"
+    fields = ("groups", "sizes", "trials", "epochs", "min_steps", "n_val", "n_test")
+    overrides = {k: getattr(args, k) for k in fields if getattr(args, k) is not None}
+    config = preset(mode, **overrides)
+    config.validate()  # DataError before any folder
+    out = args.out or new_run_folder(mode, "signatures_runs")
+    print(f"signatures --{mode}: {len(config.tasks())} tasks; {config.describe()}; results in {out}", flush=True)
+    command = "basis-compiler " + " ".join(shlex.quote(a) for a in (args.argv or []))
+    try:
+        run = run_grid(config, out, max_tasks=args.max_tasks, fresh=args.fresh, progress=not args.no_progress,
+                       command=command)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted: finished tasks are saved in {out}; resume with: basis-compiler signatures "
+              f"--{mode} --out {out} (and the same options)", file=sys.stderr)
+        return 130
+    print(run.paths["markdown"].read_text(encoding="utf-8"))
+    if run.remaining:
+        print(f"incomplete: {run.remaining} task(s) missing; resume with the same options and --out {out}")
+    print(f"ran {run.ran} task(s) in {run.seconds:.1f} s, reused {run.reused}; results in {out}/ (signatures.md, "
+          ".csv, .tex, .png, results.jsonl); rerun with --out to resume")
+    return 0
+
+
+def _add_signatures_parser(sub) -> None:
+    sig = sub.add_parser(
+        "signatures", help="learn path signatures from coarse points: coarse path, MLP and EquivariantNet under "
+        "O(3) and O(1,3); write Markdown, CSV, LaTeX tables and a PNG",
+        description="Random degree-5 polynomial curves seen at a few points; the target is the signature (levels "
+        "1..3) of the 1000-point path. Compares the coarse path's own signature, a plain MLP and EquivariantNet, "
+        "on the test set and in random frames (apps/signatures). Every finished task is appended to "
+        "OUT/results.jsonl; rerunning with the same --out resumes. Without --out every run starts fresh in "
+        "signatures_runs/MODE-DATE-TIME under the current directory.")
+    mode = sig.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true", help="sizes 300/1000, 1 trial, 30 epochs: a few minutes (default)")
+    mode.add_argument("--paper", action="store_true", help="sizes 1000/10000, 3 trials, 60 epochs")
+    sig.add_argument("--out", type=Path, help="output folder; an existing one is resumed")
+    sig.add_argument("--groups", type=_names, help="comma list of groups, e.g. 'O(3),O(1,3)' (the default)")
+    sig.add_argument("--sizes", type=lambda t: tuple(int(v) for v in _names(t)), help="training sizes, e.g. 1000,10000")
+    sig.add_argument("--trials", type=int, help="override the preset's number of trials")
+    sig.add_argument("--epochs", type=int, help="override the preset's number of epochs")
+    sig.add_argument("--min-steps", dest="min_steps", type=int, help="override the preset's minimum optimizer steps")
+    sig.add_argument("--n-val", dest="n_val", type=int, help="validation curves (best epoch)")
+    sig.add_argument("--n-test", dest="n_test", type=int, help="test curves (reported errors)")
+    sig.add_argument("--max-tasks", dest="max_tasks", type=int, help="stop after this many new tasks (resume later)")
+    sig.add_argument("--fresh", action="store_true", help="discard results saved in OUT instead of resuming")
+    sig.add_argument("--no-progress", dest="no_progress", action="store_true", help="no progress lines on stderr")
+    sig.set_defaults(run=_cmd_signatures)
+
+
 KINDS_HELP = (
     "polynomial: PolynomialLayer(out_channels), forward(**inputs) = learned combination "
     "of every basis term (weights are parameters; with --channels C every input carries C channels and the terms "
@@ -400,6 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
     mat.add_argument("--trials", type=int, help="override the preset's number of trials")
     mat.add_argument("--epochs", type=int, help="override the preset's number of epochs")
     mat.set_defaults(run=_cmd_materials)
+    _add_signatures_parser(sub)
     demo = sub.add_parser("demo", help="print the paper's basis, then run the quick recovery grid afresh "
                           "(into a new folder recovery_runs/demo-DATE-TIME)")
     demo.set_defaults(run=_cmd_demo)
