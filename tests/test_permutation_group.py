@@ -325,9 +325,9 @@ def test_signature_round_trips_and_refuses_pseudo_and_families():
 
 
 def test_pairing_stages_get_a_clear_refusal():
-    # code generation reads pairing edges; a partition diagram refuses with the package's error
+    # pairing-based stages read edges; a partition diagram refuses with the package's error
     term = enumerate_basis("S(4): X:2 -> 2", (1,))[0]
-    with pytest.raises(UnsupportedError, match="code generation for S\\(n\\) is not implemented"):
+    with pytest.raises(UnsupportedError, match="no pairing edges"):
         term.diagram.edges
 
 

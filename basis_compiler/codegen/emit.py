@@ -22,6 +22,7 @@ from . import ir, runtime
 from .kinds import compile_kind
 from .lower import ModuleIR, check_sizes, lower
 from .namespace import Namespace, check_input_names
+from .partition_emit import partition_layer_source
 from .planning import plan_module
 
 GENERATOR_VERSION = "6"
@@ -47,6 +48,10 @@ def generate_module(signature: Signature, degree, kind: str, name: str, channels
     """Select the terms, plan, lower to the IR and print one module (channels: a polynomial
     layer's input channel count, see kinds.compile_kind)."""
     check_input_names(signature)
+    if signature.group.partition_diagrams:  # S(n): partition diagrams, printed from their einsum specs
+        source, cls, n_terms, count, digest = partition_layer_source(signature, degree, kind, name, channels,
+                                                                     GENERATOR_VERSION)
+        return GeneratedModule(source, cls, n_terms, "n_coeffs", count, digest)
     compiled = compile_kind(signature, degree, kind, channels)
     check_sizes(compiled)
     return _Printer(lower(compiled, plan_module(compiled), signature), name).module()

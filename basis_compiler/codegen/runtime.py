@@ -188,3 +188,33 @@ def coefficient_layout(terms, sizes, zero_slot, pick, device, orbit_index):
 
 HELPERS = (eta, omega, eps_contract, orbit_index, drop_orbits, check, check_coeffs, common_dtype, read_sizes, size_arguments, coefficient_layout)
 """Every helper a generated module may copy, in the order they are printed."""
+
+
+def permutation_size(named, orders, channels, least, most):
+    """S(n) layers: the one size n of every input axis (and the broadcast batch shape), checked:
+    named is [(name, tensor)], orders the tensor order of each, channels the channel count or None,
+    least/most the sizes the layer accepts (most None: no upper bound)."""
+    n, batches = None, []
+    for (name, x), k in zip(named, orders):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"input {name!r} must be a torch.Tensor, got {type(x).__name__}")
+        if not x.is_floating_point():
+            raise TypeError(f"input {name!r} has dtype {x.dtype}; convert it with {name}.double() or {name}.float()")
+        if x.dtype != named[0][1].dtype:
+            raise TypeError(f"{named[0][0]!r} has dtype {named[0][1].dtype} and {name!r} {x.dtype}; pass the inputs "
+                            f"in one floating dtype, e.g. {name}.to({named[0][0]}.dtype)")
+        lead = 0 if channels is None else 1
+        axes = tuple(x.shape[x.dim() - k:]) if k else ()
+        size = axes[0] if axes else n
+        need = ", ".join(([f"{channels} channels"] if channels else []) + ["n"] * k)
+        if x.dim() < k + lead or len(set(axes)) > 1 or (lead and x.shape[x.dim() - k - 1] != channels) \
+                or (n is not None and size is not None and size != n):
+            raise ValueError(f"input {name!r} has shape {tuple(x.shape)}; it needs (*batch, {need}) with one size n "
+                             "shared by every input axis")
+        n = size if size is not None else n
+        batches.append(tuple(x.shape[:x.dim() - k - lead]))
+    if n is not None and (n < least or (most is not None and n != most)):
+        allowed = f"n >= {least}" if most is None else f"n = {most}"
+        raise ValueError(f"the inputs have size n = {n}; this layer accepts {allowed} (its terms are a basis there); "
+                         "generate it at S(n) with n >= its number of legs for other sizes")
+    return (least if n is None else n), torch.broadcast_shapes(*batches)

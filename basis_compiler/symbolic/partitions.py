@@ -64,12 +64,12 @@ class PartitionDiagram:
 
     @property
     def edges(self):
-        """Pairing-based stages (code generation so far) read a Diagram's edges; a partition has
-        none, so they get a clear refusal instead of an AttributeError."""
+        """Pairing-based stages read a Diagram's edges; a partition has none, so they get a clear
+        refusal instead of an AttributeError."""
         raise UnsupportedError(
-            f"{self.template.signature}: S(n) terms are partition diagrams (blocks, not pairings); code "
-            "generation for S(n) is not implemented yet. enumerate_basis, Term.evaluate, .einsum and "
-            "basis-compiler show work; Term.evaluate gives float64 reference values"
+            f"{self.template.signature}: S(n) terms are partition diagrams (blocks, not pairings) and have no "
+            "pairing edges; read .blocks or the term's einsum instead (code generation prints S(n) layers from "
+            "the einsum: compile_module('S(5): X:2 -> 2', 1, 'polynomial', channels=4))"
         )
 
     def components(self) -> list[list[int]]:
