@@ -423,7 +423,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "recovery_runs/quick-DATE-TIME or paper-DATE-TIME in the current directory)")
     rec.add_argument("--samplings", type=_names, default=_UNSET, help="comma list of AR, BG, CBG, BR, BR_paper, KS")
     rec.add_argument("--covariances", type=_names, default=_UNSET, help="comma list of random, diagonal, identity")
-    rec.add_argument("--methods", type=_names, default=_UNSET, help="comma list of sos1, sos2, baseline, svh_diag, svh")
+    rec.add_argument("--methods", type=_names, default=_UNSET, help="comma list of sos1, sos2, baseline, svh_diag, svh, svh_perm (default: all but svh_perm)")
     rec.add_argument("--n", type=int, default=_UNSET, help="ambient dimension")
     rec.add_argument("--d", type=int, default=_UNSET, help="subspace dimension")
     rec.add_argument("--eps", type=float, default=_UNSET, help="sparsity in (0, 1)")

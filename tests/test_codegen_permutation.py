@@ -18,6 +18,7 @@ pytestmark = pytest.mark.time_limit(120)
 
 CASES = [
     ("S(5): X:2 -> 2", 1, 3),      # the 2-IGN layer: 15 linear maps plus 2 biases, per channel pair
+    ("S(5): X:2 -> 2", 1, 1),      # one input channel keeps its channel axis
     ("S(5): x:1 -> 1", 1, 2),      # DeepSets: x_i, sum_j x_j, and the biases
     ("S(5): X:2 -> 0", 1, 2),      # trace and total sum, plus a constant
     ("S(5): x:1 -> 3", (1,), None),  # order-3 output: blocks of 3 output legs are diagonal embeddings

@@ -217,7 +217,7 @@ def test_non_finite_steps_are_skipped_and_weights_untouched(make_model):
 
 
 def test_methods_table_and_bad_arguments():
-    assert {k: m.lr for k, m in METHODS.items()} == {"baseline": 1e-3, "svh_diag": 5e-4, "svh": 3e-4}
+    assert {k: m.lr for k, m in METHODS.items()} == {"baseline": 1e-3, "svh_diag": 5e-4, "svh": 3e-4, "svh_perm": 1e-3}
     with pytest.raises(DataError, match="method"):
         build_model("mlp", 10, 3)
     with pytest.raises(DataError, match="lr"):

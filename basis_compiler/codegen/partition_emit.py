@@ -78,10 +78,17 @@ def partition_layer_source(signature: Signature, degree, kind: str, name: str, c
     src = inspect.getsource(runtime.permutation_size).replace("def permutation_size(", f"def {helper}(", 1)
     lines += ["", "", src.rstrip("\n"), "", ""]
     doc = _docstring(sig, degree, terms, offsets, widths, channels, least, most, total)
+    sums = []
+    for term, width in zip(terms, widths):
+        lhs, out_letters = term.einsum.subscripts.split("->")
+        sums += [len(set(lhs) - set(out_letters) - {","})] * width
     lines += [f"class {cls}({T}.nn.Module):", _indent(doc, 4), "",
               f"    signature = {str(sig)!r}", f"    degree = {degree!r}", "    kind = 'polynomial'",
               f"    n_terms = {len(terms)}", f"    in_channels = {channels!r}", f"    n_coeffs = {total}",
-              f"    min_size = {least}", f"    max_size = {most!r}", ""]
+              f"    min_size = {least}", f"    max_size = {most!r}",
+              "    # per coefficient: the number of indices its term sums over (scale weight[:, k] by",
+              "    # n ** -coeff_sums[k] for means instead of sums)",
+              f"    coeff_sums = {tuple(sums)!r}", ""]
     lines += ["    def __init__(self, in_channels=None, out_channels=None):", "        super().__init__()"]
     if channels is None:
         lines += ["        if in_channels is not None:",
@@ -197,7 +204,8 @@ def _forward(sig, terms, offsets, widths, channels, local, helper, least, most) 
         for rep in reps:
             ren(rep)
         body.append(f"# term {i}: {formula(term)}")
-        wcol = f"{w}[:, {off}:{off + width}]" if width > 1 else f"{w}[:, {off}]"
+        sliced = channels is not None and inputs  # a linear term keeps its input-channel axis, even for C = 1
+        wcol = f"{w}[:, {off}:{off + width}]" if sliced else f"{w}[:, {off}]"
         kept = "".join(ren(r) for r, t in zip(reps, tensor) if t)
         if inputs:
             chan = "c" if channels is not None else ""

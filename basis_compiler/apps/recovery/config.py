@@ -13,10 +13,15 @@ from typing import NamedTuple
 from ...errors import DataError
 from .data import COVARIANCES, SAMPLINGS, Setting, is_int
 
-METHOD_NAMES = ("sos1", "sos2", "baseline", "svh_diag", "svh")
-"""Methods of the grid: SOS-I, SOS-II (no training), the MLP baseline, SVH-Diag, SVH."""
+METHOD_NAMES = ("sos1", "sos2", "baseline", "svh_diag", "svh", "svh_perm")
+"""Methods a grid may run: SOS-I, SOS-II (no training), the MLP baseline, SVH-Diag, SVH, and
+SVH-Perm (S(n)-equivariant layers on the Gram matrix, models.SVHPerm; not in the paper)."""
 
-METHOD_LABELS = {"sos1": "SOS-I", "sos2": "SOS-II", "baseline": "Baseline", "svh_diag": "SVH-Diag", "svh": "SVH"}
+PAPER_METHODS = METHOD_NAMES[:5]
+"""The paper's methods: a grid's default (add svh_perm with --methods)."""
+
+METHOD_LABELS = {"sos1": "SOS-I", "sos2": "SOS-II", "baseline": "Baseline", "svh_diag": "SVH-Diag", "svh": "SVH",
+                 "svh_perm": "SVH-Perm"}
 """Column titles of the tables."""
 
 SAMPLING_LABELS = {
@@ -38,8 +43,8 @@ class GridConfig:
     """Ways to draw v0 (data.SAMPLINGS)."""
     covariances: tuple[str, ...]
     """Noise covariances (data.COVARIANCES)."""
-    methods: tuple[str, ...] = METHOD_NAMES
-    """Methods (METHOD_NAMES)."""
+    methods: tuple[str, ...] = PAPER_METHODS
+    """Methods (any of METHOD_NAMES; default the paper's five)."""
     n: int = 100
     """Ambient dimension."""
     d: int = 5

@@ -38,7 +38,7 @@ TASK_THREADS = 1
 """Torch threads per task. Fixed, because results depend on it (the order of float reductions)."""
 
 # Longest first, so parallel runs do not end waiting on one SVH run.
-COST_ORDER = {"svh": 0, "baseline": 1, "svh_diag": 2, "sos1": 3, "sos2": 4}
+COST_ORDER = {"svh": 0, "svh_perm": 1, "baseline": 2, "svh_diag": 3, "sos1": 4, "sos2": 5}
 
 
 def usable_cpus(cgroup_root: Path | str = "/sys/fs/cgroup") -> int:

@@ -243,3 +243,99 @@ class SVH(_InvariantCoefficientModel):
 def parameter_count(model: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+PERM_HIDDEN = 16
+"""Channels of SVH-Perm's hidden S(n) layers."""
+PERM_LAYERS = 3
+"""Number of generated 2 -> 2 S(n) layers in SVH-Perm (the last one gives Q)."""
+PERM_GENERATION_SIZE = 5
+"""S(n) size the 2 -> 2 and 2 -> 0 layers are generated at (>= their 4 legs, so any n >= 4 runs)."""
+
+
+def compiled_perm_layer(signature: str, channels: int, out_channels: int) -> nn.Module:
+    """A generated S(n) polynomial layer of degree 1 (linear in each input channel, plus biases)."""
+    from ...codegen.store import compile_module
+
+    return compile_module(signature, 1, "polynomial", channels=channels)(out_channels=out_channels)
+
+
+def mean_call(layer: nn.Module, X: torch.Tensor) -> torch.Tensor:
+    """A generated S(n) layer on X (batch, C, n, n) with every sum over an index turned into a mean:
+    weight column k is scaled by n ** -coeff_sums[k] at the input's n, so a term's size does not
+    grow with n and one set of weights means the same at every n."""
+    n = X.shape[-1]
+    scale = torch.tensor(layer.coeff_sums, dtype=X.dtype, device=X.device)
+    weight = layer.weight.to(X.dtype) * float(n) ** -scale
+    return torch.func.functional_call(layer, {"weight": weight}, (), {"X": X})
+
+
+class SVHPerm(nn.Module):
+    """SVH-Perm: S(n)-equivariant layers on the Gram matrix -> A = Sᵀ Q S + q0 I -> v̂ by the eigen head.
+
+    G' = (n/d) S Sᵀ (n x n; S has orthonormal columns, so the diagonal averages 1) is one input
+    channel of PERM_LAYERS generated `S(n): X:2 -> 2` layers (degree 1: the 15 linear maps of the
+    2-IGN layer per channel pair, plus 2 biases; sums over an index taken as means, mean_call),
+    with ReLU between them and PERM_HIDDEN hidden
+    channels; the last one gives Q, symmetrized. A generated `S(n): X:2 -> 0` layer reads the last
+    hidden channels and gives q0 (it cannot change v̂: A + cI has A's eigenvectors). Permuting the
+    rows of S permutes G on both sides, Q likewise, and Sᵀ Q S is unchanged, so v̂ permutes with S;
+    a rotation S -> S O leaves G unchanged and sends A to Oᵀ A O. The parameter count does not
+    depend on n, and the layers accept any n >= 4.
+
+    SOS-I is the case Q = diag(G'_ii) - 1: then A = (n/d) Sᵀ diag(‖a_i‖² - d/n) S, the SOS-I
+    matrix times n/d (same eigenvectors); `set_sos1` sets the weights to it.
+    """
+
+    def __init__(self, n: int, d: int, hidden: int = PERM_HIDDEN, layers: int = PERM_LAYERS,
+                 min_gap: float = DEFAULT_MIN_GAP):
+        super().__init__()
+        if layers < 1 or hidden < 1:
+            raise CodegenError(f"SVHPerm needs layers >= 1 and hidden >= 1, got layers={layers}, hidden={hidden}; "
+                               "e.g. SVHPerm(50, 5, hidden=16, layers=3)")
+        self.n, self.d = n, d
+        sig = f"S({PERM_GENERATION_SIZE}): X:2 -> 2"
+        widths = [1] + [hidden] * (layers - 1) + [1]
+        self.layers = nn.ModuleList(compiled_perm_layer(sig, a, b) for a, b in zip(widths[:-1], widths[1:]))
+        self.scalar = compiled_perm_layer(f"S({PERM_GENERATION_SIZE}): X:2 -> 0", widths[-2], 1)
+        self.head = EigenHead(min_gap)
+
+    def matrix(self, S: torch.Tensor) -> torch.Tensor:
+        """The symmetric (batch, d, d) matrix A(S) = Sᵀ Q S + q0 I."""
+        n, d = S.shape[-2], S.shape[-1]
+        h = ((n / d) * (S @ S.transpose(-1, -2))).unsqueeze(-3)
+        for layer in self.layers[:-1]:
+            h = torch.relu(mean_call(layer, h))
+        Q = mean_call(self.layers[-1], h)[..., 0, :, :]
+        Q = (Q + Q.transpose(-1, -2)) / 2
+        q0 = mean_call(self.scalar, h)[..., 0]
+        eye = torch.eye(d, dtype=S.dtype, device=S.device)
+        return S.transpose(-1, -2) @ Q @ S + q0[..., None, None] * eye
+
+    def forward(self, S: torch.Tensor) -> torch.Tensor:
+        return self.head(self.matrix(S), S)
+
+    @torch.no_grad()
+    def set_sos1(self) -> None:
+        """Weights that make Q = diag(G'_ii) - 1 and q0 = 0 (SOS-I, see the class docstring): the
+        term δ_ij X_ii in the first layer, X_ij (channel 0) in the middle ones, X_ij minus the
+        bias δ_ij in the last; the diagonal G'_ii >= 0 passes every ReLU unchanged."""
+        for i, layer in enumerate(self.layers):
+            layer.weight.zero_()
+            C = layer.in_channels
+            last = i == len(self.layers) - 1
+            term = "δ_ij X_ii" if i == 0 else "X_ij"
+            layer.weight[0, _coefficient(layer, term, C)] = 1.0
+            if last:
+                layer.weight[0, _coefficient(layer, "δ_ij", C)] = -1.0
+        self.scalar.weight.zero_()
+
+
+def _coefficient(layer: nn.Module, formula: str, channels: int) -> int:
+    """The weight column of `formula` at input channel 0, read from the generated layer's
+    docstring ("offset: formula" lines), so a change in the term order cannot go unnoticed."""
+    for line in (layer.__doc__ or "").splitlines():
+        head, _, rest = line.strip().partition(": ")
+        if rest.split("   ")[0] == formula:
+            return int(head.split("..")[0])
+    raise CodegenError(f"term {formula!r} not found in the generated layer {layer.signature!r}")

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from ...errors import DataError
-from .models import SVH, BaselineModel, SVHDiag
+from .models import SVH, BaselineModel, SVHDiag, SVHPerm
 from .spectral import recovery_loss
 from .data import Datasets, Setting, Split, make_datasets
 
@@ -31,8 +31,10 @@ METHODS: dict[str, Method] = {
     "baseline": Method(BaselineModel, 1e-3),
     "svh_diag": Method(SVHDiag, 5e-4),
     "svh": Method(SVH, 3e-4),
+    "svh_perm": Method(SVHPerm, 1e-3),
 }
-"""The paper's learned methods and learning rates."""
+"""The paper's learned methods and learning rates, and SVH-Perm (not in the paper; its rate is
+Adam's default, untuned)."""
 
 
 @dataclass(frozen=True)

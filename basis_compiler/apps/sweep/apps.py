@@ -126,7 +126,7 @@ RECOVER = SweepApp(
     options=(
         Option("samplings", "names", "comma list of AR, BG, CBG, BR, BR_paper, KS"),
         Option("covariances", "names", "comma list of random, diagonal, identity"),
-        Option("methods", "names", "comma list of sos1, sos2, baseline, svh_diag, svh"),
+        Option("methods", "names", "comma list of sos1, sos2, baseline, svh_diag, svh, svh_perm (default: all but svh_perm)"),
         Option("n", "int", "ambient dimension"),
         Option("d", "int", "subspace dimension"),
         Option("eps", "float", "sparsity in (0, 1)"),

@@ -1,0 +1,75 @@
+"""SVH-Perm (apps/recovery/models.SVHPerm): S(n)-equivariant generated layers on the Gram matrix.
+Checks: it represents SOS-I exactly (weights set by hand), v̂ permutes with the rows of S and is
+unchanged by rotations S -> S O, its parameter count does not depend on n, one model runs at
+several n, and it is a `recover` method."""
+
+import numpy as np
+import torch
+
+from basis_compiler.apps.recovery.config import METHOD_LABELS, METHOD_NAMES, PAPER_METHODS
+from basis_compiler.apps.recovery.models import SVHPerm, mean_call, parameter_count
+from basis_compiler.apps.recovery.spectral import SOSMethod, sos_matrix
+from basis_compiler.apps.recovery.training import METHODS, build_model
+from basis_compiler.testing import random_group_element
+from basis_compiler.symbolic.groups import Orthogonal
+
+
+def _bases(batch, n, d, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.linalg.qr(torch.randn(batch, n, d, generator=g, dtype=torch.float64))[0]
+
+
+def _same_up_to_sign(a, b):
+    sign = torch.sign((a * b).sum(-1, keepdim=True))
+    torch.testing.assert_close(a, sign * b, rtol=1e-9, atol=1e-9)
+
+
+def test_represents_sos1_exactly():
+    for n in (20, 50):
+        model = SVHPerm(n, 5).double()
+        model.set_sos1()
+        S = _bases(4, n, 5)
+        A = model.matrix(S)
+        torch.testing.assert_close(A * 5 / n, sos_matrix(S, "I"), rtol=1e-12, atol=1e-12)
+        _same_up_to_sign(model(S), SOSMethod("I")(S))
+
+
+def test_equivariant_under_row_permutations_and_rotations():
+    torch.manual_seed(0)
+    model = SVHPerm(12, 4).double()
+    S = _bases(3, 12, 4, seed=1)
+    v = model(S)
+    perm = torch.randperm(12)
+    _same_up_to_sign(model(S[:, perm]), v[:, perm])
+    O = torch.tensor(random_group_element(Orthogonal(4), np.random.default_rng(0)))
+    _same_up_to_sign(model(S @ O), v)
+    A = model.matrix(S)
+    torch.testing.assert_close(model.matrix(S @ O), O.T @ A @ O, rtol=1e-9, atol=1e-9)
+
+
+def test_parameters_do_not_depend_on_n_and_one_model_runs_at_every_n():
+    assert parameter_count(SVHPerm(20, 5)) == parameter_count(SVHPerm(100, 5))
+    torch.manual_seed(0)
+    model = SVHPerm(20, 5).double()
+    for n in (8, 20, 60):
+        v = model(_bases(2, n, 5))
+        assert v.shape == (2, n) and torch.isfinite(v).all()
+
+
+def test_mean_call_divides_each_sum_by_n():
+    model = SVHPerm(10, 3).double()
+    layer = model.scalar  # X:2 -> 0: constant, trace, total sum
+    with torch.no_grad():
+        layer.weight.fill_(1.0)
+    X = torch.randn(2, layer.in_channels, 7, 7, dtype=torch.float64)
+    expected = 1 + (X.diagonal(dim1=-2, dim2=-1).sum(-1) / 7 + X.sum((-1, -2)) / 49).sum(-1)
+    torch.testing.assert_close(mean_call(layer, X)[..., 0], expected)
+
+
+def test_is_a_recover_method_outside_the_paper_default():
+    assert "svh_perm" in METHOD_NAMES and "svh_perm" in METHODS and "svh_perm" not in PAPER_METHODS
+    assert METHOD_LABELS["svh_perm"] == "SVH-Perm"
+    model = build_model("svh_perm", 20, 5, seed=3)
+    assert isinstance(model, SVHPerm)
+    same = build_model("svh_perm", 20, 5, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), same.parameters()))
