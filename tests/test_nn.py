@@ -63,6 +63,29 @@ def test_every_path_is_used(rng):
     assert _calibrated("SO(3): u:1, v:1, w:1 -> 0", 3, 3, rng).n_pseudo == 0    # no parity in SO(d)
 
 
+def _extra_features(s):
+    """A fixed nonlinear function of the invariants: still invariant."""
+    return torch.cat([s, torch.tanh(s), s[..., :1].square().add(1).log()], dim=-1)
+
+
+@pytest.mark.parametrize("sig, degree, invariant_degree", [
+    ("O(3): C:2s -> 2s", 2, 3), ("O(3): E:1, B:1p -> 1", 2, 2), ("O(1,3): p[4]:1 -> 1p", 3, 4)])
+def test_invariant_features_keep_equivariance(sig, degree, invariant_degree, rng):
+    net = _calibrated(sig, degree, invariant_degree, rng, features=_extra_features)
+    plain = _calibrated(sig, degree, invariant_degree, rng)
+    assert net.n_features == 2 * net.n_true + 1
+    assert net.n_inputs == plain.n_inputs + net.n_true + 1        # pseudo-scalar pairs still appended
+    assert "features" in repr(net)
+    assert_equivariant(_fn(net), sig, rng, trials=3, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("features, words", [("log", "function of the invariants"),
+                                             (lambda s: s.sum(-1), "probe gave")])
+def test_bad_invariant_features(features, words):
+    with pytest.raises(BasisCompilerError, match=words):
+        EquivariantNet("O(3): C:2s -> 2s", 2, 3, hidden=(4,), features=features)
+
+
 def test_pseudo_scalar_enters_with_its_sign(rng):
     """f(E, B) for the reflection -I: E -> -E, B -> +B; an MLP reading E·B directly would break this."""
     net = _calibrated("O(3): E:1, B:1p -> 1", 2, 2, rng)
@@ -274,3 +297,21 @@ def test_normalisation_with_too_few_samples_stays_finite(rng):
     other = EquivariantNet("O(3): u:1, v:1, w:1 -> 1", 3, 3, hidden=(8,)).double().calibrate(**few)
     assert other.n_inputs > 3 and all(torch.isfinite(b).all() for b in other.buffers())
     assert_equivariant(_fn(other), net.signature, rng, trials=2, rtol=1e-8, atol=1e-10)
+
+
+def test_small_calibration_samples_get_per_feature_scaling():
+    """Below SAMPLES_PER_FEATURE samples per feature (generator) the maps are diagonal (no noise
+    directions amplified); from there on they whiten. Equivariance is exact either way."""
+    from basis_compiler.nn.normalize import SAMPLES_PER_FEATURE
+    g = torch.Generator().manual_seed(5)
+    sig = "O(3): m[5]:0, x[5]:1 -> 2s"
+    net = EquivariantNet(sig, 2, 2, hidden=(8,)).double()
+    n_small = SAMPLES_PER_FEATURE * min(net.n_inputs, net.n_even) - 1
+    m = torch.rand(4 * n_small, 5, dtype=torch.float64, generator=g)
+    x = torch.randn(4 * n_small, 5, 3, dtype=torch.float64, generator=g)
+    net.calibrate(m=m[:n_small], x=x[:n_small])
+    for buffer in (net.feature_map, net.even_map):
+        assert torch.equal(buffer, torch.diag(buffer.diagonal()))
+    net.calibrate(m=m, x=x)
+    for buffer in (net.feature_map, net.even_map):
+        assert not torch.equal(buffer, torch.diag(buffer.diagonal()))

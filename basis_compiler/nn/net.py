@@ -9,8 +9,8 @@ from torch import nn
 
 from ..errors import DataError, SignatureError, UnsupportedError
 from ..symbolic.signature import Signature
-from .normalize import gram_whitening, rms_scale, whitening
-from .pieces import Generators, PseudoScalars, TrueInvariants, flipped, with_output
+from .normalize import SAMPLES_PER_FEATURE, gram_whitening, rms_scale, whitening
+from .pieces import Generators, batch_shape, PseudoScalars, TrueInvariants, flipped, with_output
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "silu": nn.SiLU, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU, "softplus": nn.Softplus,
@@ -40,11 +40,21 @@ class EquivariantNet(nn.Module):
     equivariant under every component, reflections and O(s,t) time reversals included, for
     any weights. Under SO(d) and Sp(d) (det g = 1) every scalar is true and there is no h_u.
 
+    Invariant features (features=None): an optional fixed function `features(s)` of the true
+    invariants, (*batch, n_true) -> (*batch, m), whose m outputs replace s as the MLP's true-scalar
+    inputs (the pseudo-scalar products are still appended). Any function of invariants is
+    invariant, so equivariance stays exact for any such function; it lets known structure enter,
+    e.g. ln det C and 1/det C for a hyperelastic law, whose coefficients are not smooth
+    polynomial-like functions of tr C, tr C², tr C³ (apps/materials/models.py). It must have no
+    trainable parameters of its own and be defined (finite) on the data.
+
     Normalisation (normalize=True, nn/normalize.py): the MLP's inputs are whitened (a constant
     shift and a constant matrix make them uncorrelated with unit variance on the data), the
     pseudo-scalars divided by their root mean square, and the coefficients multiplied by a
     constant matrix that makes the generators orthonormal on average over the data (for one
-    generator: division by its root mean square norm). All are constants computed once from data
+    generator: division by its root mean square norm). From fewer than 10 calibration samples per
+    feature (per generator) only per-feature scaling is applied: a correlation matrix estimated
+    from so few samples would amplify its noise directions (normalize.SAMPLES_PER_FEATURE). All are constants computed once from data
     (the first batch the net sees, or an explicit `calibrate(**inputs)` call on a larger
     sample) and stored as buffers (in state_dict); a constant affine map of invariants is
     invariant, a positive constant keeps a pseudo-scalar odd, and constant linear combinations of
@@ -67,6 +77,7 @@ class EquivariantNet(nn.Module):
         normalize: bool = True,
         shortcut: bool = True,
         family_sizes: dict[str, int] | None = None,
+        features: Callable[[torch.Tensor], torch.Tensor] | None = None,
     ):
         super().__init__()
         sig = Signature.parse(signature)
@@ -86,12 +97,17 @@ class EquivariantNet(nn.Module):
         self.odd_generators = Generators(with_output(sig, flipped(sig.output)), degree) if n_psi else None
         n_odd = self.odd_generators.count if self.odd_generators is not None else 0
         self.n_true, self.n_pseudo = self.invariants.count, n_psi
+        if features is not None and not callable(features):
+            raise DataError(f"features must be a function of the invariants (*batch, {self.n_true}) -> (*batch, m), "
+                            f"not {features!r}; e.g. features=lambda s: torch.cat([s, s[..., :1].log()], -1)")
+        self.features = features
+        self.n_features = self.n_true if features is None else _feature_width(features, self.n_true)
         self.n_even, self.n_odd = self.generators.count, n_odd
 
         pairs = torch.triu_indices(n_psi, n_psi)
         self.register_buffer("pair_a", pairs[0], persistent=False)
         self.register_buffer("pair_b", pairs[1], persistent=False)
-        n_in = self.n_true + pairs.shape[1]
+        n_in = self.n_features + pairs.shape[1]
         n_out = self.n_even + n_odd * n_psi
         self.n_inputs, self.n_outputs = n_in, n_out
         self.mlp = _mlp(n_in, self.hidden, n_out, _activation(activation))
@@ -129,8 +145,11 @@ class EquivariantNet(nn.Module):
         return out
 
     def _scalars(self, inputs, psi) -> torch.Tensor:
-        """The MLP's input before standardisation: true invariants, then ψ_a ψ_b for a <= b."""
+        """The MLP's input before standardisation: true invariants (through `features` if given),
+        then ψ_a ψ_b for a <= b."""
         s = self.invariants(inputs)
+        if self.features is not None:
+            s = self.features(s)
         if psi is not None:
             s = torch.cat([s, psi[..., self.pair_a] * psi[..., self.pair_b]], dim=-1)
         return s
@@ -150,10 +169,13 @@ class EquivariantNet(nn.Module):
                 shift, matrix = whitening(self._scalars(inputs, psi))
                 self.feature_shift.copy_(shift)
                 self.feature_map.copy_(matrix)
+            n = batch_shape(self.signature, inputs).numel()  # few samples: per-feature scaling (normalize.py)
             if self.n_even:
-                self.even_map.copy_(gram_whitening(self.generators.gram(inputs)))
+                self.even_map.copy_(gram_whitening(self.generators.gram(inputs),
+                                                   diagonal=n < SAMPLES_PER_FEATURE * self.n_even))
             if self.n_odd:
-                self.odd_map.copy_(gram_whitening(self.odd_generators.gram(inputs)))
+                self.odd_map.copy_(gram_whitening(self.odd_generators.gram(inputs),
+                                                  diagonal=n < SAMPLES_PER_FEATURE * self.n_odd))
         self.calibrated.fill_(True)
         self._ready = True
         return self
@@ -167,7 +189,7 @@ class EquivariantNet(nn.Module):
 
     def extra_repr(self) -> str:
         return (f"signature='{self.signature}', degree={self.degree}, invariant_degree={self.invariant_degree},\n"
-                f"invariants={self.n_true} true + {self.n_pseudo} pseudo-scalar (MLP reads {self.n_inputs}), "
+                f"invariants={self.n_true} true{'' if self.features is None else f' -> {self.n_features} features'} + {self.n_pseudo} pseudo-scalar (MLP reads {self.n_inputs}), "
                 f"coefficients={self.n_even} + {self.n_odd} odd x {self.n_pseudo} pseudo-scalars, "
                 f"hidden={self.hidden}, normalize={self.normalize}, parameters={self.n_parameters:,}")
 
@@ -180,6 +202,16 @@ class EquivariantNet(nn.Module):
 
 def _sync_ready(module: EquivariantNet, incompatible) -> None:
     module._ready = bool(module.calibrated)
+
+
+def _feature_width(features, n_true: int) -> int:
+    """m for features: (*batch, n_true) -> (*batch, m), from one probe row (values only set the shape)."""
+    with torch.no_grad():
+        out = features(torch.ones(1, n_true, dtype=torch.float64))
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or out.shape[0] != 1:
+        raise DataError(f"features must map (*batch, {n_true}) invariants to (*batch, m), but a (1, {n_true}) "
+                        f"probe gave {tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__}")
+    return int(out.shape[1])
 
 
 def _mlp(n_in: int, hidden: tuple[int, ...], n_out: int, activation: Callable[[], nn.Module]) -> nn.Sequential:
