@@ -5,7 +5,9 @@
 (b) eig_deepsets the same with permutation-equivariant (DeepSets) layers on the eigenvalues
 (c) voigt_mlp    a plain MLP on the 6 Voigt components of C - I (not equivariant)
 (d) voigt_aug    (c) trained on 4 randomly rotated copies of the training set
-(e) equivariant  EquivariantNet("O(3): C:2s -> 2s", degree=2, invariant_degree=3)
+(e) equivariant  EquivariantNet("O(3): C:2s -> 2s", degree=2, invariant_degree=3) whose MLP reads the
+                 invariants tr C, tr C², tr C³ and two functions of them, ln det C and 1/det C
+                 (`volume_features`)
 (a), (b) and (e) are O(3)-equivariant for any weights; (c) and (d) are not.
 """
 
@@ -77,12 +79,28 @@ class VoigtMLP(nn.Module):
         return S
 
 
+def volume_features(s: torch.Tensor) -> torch.Tensor:
+    """(tr C, tr C², tr C³) -> (tr C, tr C², tr C³, ln det C, 1/det C), det C = (t1³ - 3 t1 t2 + 2 t3) / 6.
+
+    det C follows from the power sums by Newton's identities, so these are still functions of the
+    invariants (EquivariantNet's `features`). Why: with generators I, C, C² the exact coefficients
+    of S = φ0 I + φ1 C + φ2 C² contain C⁻¹ = (C² - I1 C + I2 I) / det C, hence 1/det C, and the
+    volumetric terms ln J = ln(det C) / 2 (Neo-Hookean) and J^(-2/3), J(J - 1) (Mooney-Rivlin),
+    which an MLP of tr C, tr C², tr C³ represents poorly (the eigenvalue MLP reads them off λ).
+    Without them (e) was 1.1-1.9x behind (a) (docs/materials.md)."""
+    t1, t2, t3 = s.unbind(-1)
+    det = (t1 ** 3 - 3 * t1 * t2 + 2 * t3) / 6
+    return torch.cat([s, det.log().unsqueeze(-1), det.reciprocal().unsqueeze(-1)], dim=-1)
+
+
 class Equivariant(nn.Module):
-    """(e): EquivariantNet on "O(3): C:2s -> 2s" (generators I, C, C²; invariants tr C, tr C², tr C³)."""
+    """(e): EquivariantNet on "O(3): C:2s -> 2s" (generators I, C, C²; invariants tr C, tr C², tr C³,
+    the MLP also reads ln det C and 1/det C: `volume_features`)."""
 
     def __init__(self):
         super().__init__()
-        self.net = EquivariantNet("O(3): C:2s -> 2s", degree=2, invariant_degree=3, hidden=(WIDTH, WIDTH))
+        self.net = EquivariantNet("O(3): C:2s -> 2s", degree=2, invariant_degree=3, hidden=(WIDTH, WIDTH),
+                                  features=volume_features)
 
     def calibrate(self, C):
         """Normalisation constants from the training inputs (EquivariantNet.calibrate)."""
