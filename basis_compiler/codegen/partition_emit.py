@@ -218,10 +218,16 @@ def _forward(sig, terms, offsets, widths, channels, local, helper, least, most) 
             core = wcol
         view = ", ".join(":" if t else "None" for t in tensor)
         expr = f"{core}[..., {view}]" if view and not all(tensor) else core
+        # terms with the same output blocks (and the same broadcast axes, when no block has two
+        # output legs) are summed at their compact size first, and broadcast or embedded once
         if all(len(g) == 1 for g in groups):
-            body.append(f"{out} = {out} + {expr}")
+            key = ("broadcast", tuple(tensor))
+            if key not in embedded:
+                embedded[key] = _fresh(f"{y}{len(embedded)}", taken)
+                body.append(f"{embedded[key]} = {core}")
+            else:
+                body.append(f"{embedded[key]} = {embedded[key]} + {core}")
             continue
-        # terms with the same output blocks are summed first and embedded once
         key = tuple(map(tuple, groups))
         if key not in embedded:
             embedded[key] = _fresh(f"{y}{len(embedded)}", taken)
@@ -229,6 +235,10 @@ def _forward(sig, terms, offsets, widths, channels, local, helper, least, most) 
         else:
             body.append(f"{embedded[key]} = {embedded[key]} + {expr}")
     for groups, acc in embedded.items():
+        if groups[0] == "broadcast":
+            view = ", ".join(":" if t else "None" for t in groups[1])
+            body.append(f"{out} = {out} + {acc}[..., {view}]" if view and not all(groups[1]) else f"{out} = {out} + {acc}")
+            continue
         needs_arange = True
         m = len(groups)
         index = []
@@ -237,7 +247,7 @@ def _forward(sig, terms, offsets, widths, channels, local, helper, least, most) 
             shape = ", ".join("-1" if j == gi else "1" for j in range(m))
             index.append(f"{ar}.view({shape})" if m > 1 else ar)
         body += [f"# diagonal embedding of the output blocks {[list(g) for g in groups]}",
-                 f"{z} = {T}.zeros_like({out})", f"{z}[(..., {', '.join(index)})] = {acc}", f"{out} = {out} + {z}"]
+                 f"{out}[(..., {', '.join(index)})] = {out}[(..., {', '.join(index)})] + {acc}"]
     if needs_arange:
         at = next(j for j, line in enumerate(body) if line.startswith(f"{out} = {T}.zeros("))
         body.insert(at + 1, f"{ar} = {T}.arange({n}, device={out}.device)")
