@@ -110,8 +110,10 @@ _DATA: dict = {}
 def run_one(config: Config, task: tuple) -> dict:
     torch.set_num_threads(1)
     law, size, method, trial = task
-    key = (law, trial)
-    if key not in _DATA:  # the data of a (law, trial) are shared by all its tasks in this process
+    # the data of a (law, trial) are shared by all its tasks in this process; the key also holds what
+    # the data depend on in the configuration (a later run in the same process may use other sizes)
+    key = (law, trial, config.n_train, config.n_val, config.n_test, config.seed)
+    if key not in _DATA:
         _DATA.clear()
         _DATA[key] = make_data(law, config.n_train, config.n_val, config.n_test, derive_seed(config.seed, law, trial))
     result = train_task(method, _DATA[key], size, config.epochs, config.min_steps,
