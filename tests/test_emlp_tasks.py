@@ -87,3 +87,20 @@ def test_tiny_end_to_end_run(tmp_path, rng):
     g = torch.tensor(random_group_element(Signature.parse(task.signature).group, rng, 1))
     with torch.no_grad():
         assert torch.allclose(net(m=inputs["m"], x=inputs["x"] @ g.T), g @ net(**inputs) @ g.T, rtol=1e-9, atol=1e-9)
+
+
+def test_weight_decay_is_chosen_on_validation():
+    """One run per λ of the grid, the lowest validation MSE is reported (never test data)."""
+    from basis_compiler.apps.emlp_tasks.training import train_task
+    from basis_compiler.errors import BasisCompilerError
+    g = torch.Generator().manual_seed(0)
+    split = {s: data.inertia(n, g) for s, n in (("train", 12), ("val", 12), ("test", 12))}
+    task = data.task("inertia")
+    runs = {w: train_task("mlp", task, split, 12, 1, 2, seed=1, weight_decays=(w,)) for w in (0.0, 0.1)}
+    both = train_task("mlp", task, split, 12, 1, 2, seed=1, weight_decays=(0.0, 0.1))
+    chosen = min(runs, key=lambda w: runs[w]["val_mse"])
+    assert both["weight_decay"] == chosen and both["val_mse"] == runs[chosen]["val_mse"]
+    assert both["test_mse"] == runs[chosen]["test_mse"]
+    assert runs[0.0]["val_mse"] != runs[0.1]["val_mse"]          # the penalty changes training
+    with pytest.raises(BasisCompilerError, match="weight_decays"):
+        train_task("mlp", task, split, 12, 1, 2, seed=1, weight_decays=())

@@ -42,6 +42,7 @@ class Config:
     n_test: int = 2000
     epochs: int = 10
     steps: int = 20
+    weight_decays: tuple[float, ...] = (0.0, 0.01, 0.1)
     seed: int = 0
 
     def fingerprint(self) -> dict:
@@ -83,11 +84,12 @@ _DATA: dict = {}
 def run_one(config: Config, item: tuple) -> dict:
     torch.set_num_threads(1)
     name, size, model, trial = item
-    if (name, trial) not in _DATA:
+    key = (name, trial, max(config.sizes), config.n_val, config.n_test, config.seed)  # what the data depend on
+    if key not in _DATA:
         _DATA.clear()
-        _DATA[(name, trial)] = make_data(config, name, trial)
-    result = train_task(model, task(name), _DATA[(name, trial)], size, config.epochs, config.steps,
-                        derive_seed(config.seed, name, size, model, trial))
+        _DATA[key] = make_data(config, name, trial)
+    result = train_task(model, task(name), _DATA[key], size, config.epochs, config.steps,
+                        derive_seed(config.seed, name, size, model, trial), weight_decays=tuple(config.weight_decays))
     return {"task": name, "size": size, "model": model, "trial": trial, **result, "config": config.fingerprint()}
 
 
