@@ -16,7 +16,7 @@ from basis_compiler.apps.emlp_tasks.runner import PRESETS, preset, run
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="quick",
-                        help="quick: sizes 30/300/3000, 3 trials (~3 min on 2 CPUs); paper: 30 to 10000")
+                        help="quick: sizes 30/300/3000, 3 trials, 3 weight decays per model (~4 min on 2 CPUs); paper: 30 to 10000")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/emlp_tasks"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--trials", type=int)
