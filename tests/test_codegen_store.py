@@ -149,3 +149,17 @@ def test_cached_modules_pickle_across_processes(tmp_path, monkeypatch):
     v = torch.arange(8.0, dtype=torch.float64).reshape(2, 4)
     expected = cls()(torch.ones(2, cls.n_coeffs, dtype=torch.float64), v=v, w=v + 1)
     torch.testing.assert_close(torch.load(tmp_path / "y.pt"), expected)
+
+
+def test_cache_is_keyed_by_the_generators_source(tmp_path, monkeypatch):
+    # a module cached by other generator code (same GENERATOR_VERSION) must not be reused
+    from basis_compiler.codegen import store
+
+    monkeypatch.setenv("BASIS_COMPILER_CACHE", str(tmp_path))
+    monkeypatch.setattr(store, "_LOADED", {})
+    first = compile_module("O(2): v:1, w:1 -> 0", 2, "invariants")
+    monkeypatch.setattr(store, "_LOADED", {})
+    monkeypatch.setattr(store, "generator_fingerprint", lambda: "edited-generator")
+    second = compile_module("O(2): v:1, w:1 -> 0", 2, "invariants")
+    assert first.__module__ != second.__module__
+    assert len(list(tmp_path.glob("m_*.py"))) == 2

@@ -9,13 +9,14 @@ manifest does not know, needs --force.
 
 `compile_module` imports the repository's checked-in module for a key when there is one, and
 otherwise generates the module once into a user cache folder (`$BASIS_COMPILER_CACHE`, default
-~/.cache/basis_compiler) under a name derived from the key and the generator version, so later
+~/.cache/basis_compiler) under a name derived from the key and a hash of the generator's source, so later
 calls, in this process or another, are a key lookup and models built on it can be pickled.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib
 import json
@@ -228,8 +229,22 @@ def compile_module(signature: Signature | str, degree, kind: str = "covariant", 
     return cls
 
 
+@functools.lru_cache(maxsize=1)
+def generator_fingerprint() -> str:
+    """A hash of the source of every stage that shapes a generated module (symbolic, exact,
+    inspect formulas, codegen): a cached module made by other code is never reused, even
+    when GENERATOR_VERSION was not bumped."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for folder in ("symbolic", "exact", "inspect", "codegen"):
+        for path in sorted((root / folder).glob("*.py")):
+            digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    digest.update((root / "basis.py").read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def _cached_module(sig: Signature, degree, kind: str, channels):
-    key = (str(sig), degree, kind, GENERATOR_VERSION) + (() if channels is None else (channels,))
+    key = (str(sig), degree, kind, GENERATOR_VERSION, generator_fingerprint()) + (() if channels is None else (channels,))
     digest = hashlib.sha256(repr(key).encode()).hexdigest()[:20]
     name = f"m_{digest}"
     folder = cache_dir()
