@@ -7,10 +7,11 @@ from dataclasses import dataclass, field
 from itertools import permutations, product
 
 from .symbolic.canonical import canonical_form
-from .symbolic.diagrams import Diagram
+from .symbolic.diagrams import OUT, Diagram
 from .symbolic.enumeration import diagram_orbits, multidegree_count, multidegrees, raw_diagram_count, templates
 from .errors import DegreeError, UnsupportedError
 from .exact.pruning import check_rank_step_fits, independent_terms, index_tuples
+from .symbolic.set_families import check_set_families, member_components
 from .symbolic.signature import InputSpec, Signature
 from .symbolic.terms import Term
 
@@ -190,18 +191,26 @@ def enumerate_basis(signature: Signature | str, degree: int | tuple[int, ...]) -
 def covariant_basis(signature: Signature | str, degree: int | tuple[int, ...]) -> Basis:
     """Generators of the learned layer (docs/math.md, "Corollary 1: the universal model"):
     diagrams whose every connected component touches an output leg; families stay shapes over J
-    (never expanded or pruned)."""
+    (never expanded or pruned). Set families (a{n}:1): every term is one generator (its member
+    sums are inside it), and copies of one summed member count as connected (docs/math.md,
+    "Set families")."""
     sig = symbolic_families(Signature.parse(signature))
+    if any(s.is_set_family for s in sig.inputs):
+        return _enumerate(sig, degree, lambda diagram: all(
+            any(diagram.template.vertices[v].kind == OUT for v in comp) for comp in member_components(diagram)))
     return _enumerate(sig, degree, lambda diagram: Term(diagram).is_covariant)
 
 
 def invariant_features(signature: Signature | str, degree: int | tuple[int, ...]) -> Basis:
-    """Connected diagrams with no output leg (Gram entries, traces, v^T X w, ...), as shapes."""
+    """Connected diagrams with no output leg (Gram entries, traces, v^T X w, ...), as shapes.
+    Set families: connected through shared summed members too (Σ_ij ⟨a_i,a_j⟩² is one feature,
+    Σ_i |a_i|² Σ_j |a_j|² a product of two)."""
     sig = symbolic_families(Signature.parse(signature))
     scalar = Signature(sig.group, sig.inputs, type(sig.output)(0))
+    components = member_components if any(s.is_set_family for s in sig.inputs) else Diagram.components
 
     def connected(diagram: Diagram) -> bool:
-        return len(diagram.components()) == 1 and sum(diagram.template.multidegree) > 0
+        return len(components(diagram)) == 1 and sum(diagram.template.multidegree) > 0
 
     return _enumerate(scalar, degree, connected)
 
@@ -209,16 +218,9 @@ def invariant_features(signature: Signature | str, degree: int | tuple[int, ...]
 def symbolic_families(sig: Signature) -> Signature:
     """Families as symbols, so generators stay shapes over J (their sizes matter only at run time).
 
-    Refuses set families (a{n}:1): their terms sum over members and have no index tuples J, so
-    the Corollary 1 split (covariant_basis, invariant_features) and the generated modules built
-    on it (which reach this through codegen.kinds.compile_kind) do not apply to them yet."""
-    if any(s.is_set_family for s in sig.inputs):
-        raise UnsupportedError(
-            f"{sig}: set families (a{{n}}:1) are not supported by covariant_basis, invariant_features or generated "
-            "modules (compile_module, basis-compiler generate) yet: their terms sum over exchangeable members "
-            "and have no index tuples J. enumerate_basis lists them, e.g. enumerate_basis(\"O(3): a{n}:1 -> 2s\", 2); "
-            "for generated code use an indexed family, e.g. \"O(3): a[n]:1 -> 2s\""
-        )
-    inputs = tuple(InputSpec(s.name, s.type, "n" if s.is_family else None) if s.is_family else s
-                   for s in sig.inputs)
+    Set families (a{n}:1, a{5}:1) become a{n}:1: their terms have no index tuple J (the member
+    sums are inside each term), so they are the same at every size and listed unpruned. A
+    signature mixing set families with indexed ones is refused (set_families.check_set_families)."""
+    check_set_families(sig)
+    inputs = tuple(InputSpec(s.name, s.type, "n", s.exchangeable) if s.is_family else s for s in sig.inputs)
     return Signature(sig.group, inputs, sig.output)

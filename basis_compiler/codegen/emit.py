@@ -187,6 +187,13 @@ class _Printer:
         else:
             lines.append("No inputs: the result is the constant (isotropic) tensor"
                          + (" for each row of coeffs." if self.kind == "covariant" else ", without batch axes."))
+        members = [s for s in c.signature.inputs if s.is_set_family]
+        if members:
+            stacks = ", ".join(f"{s.name} (*batch, {s.family}, ...)" for s in members)
+            lines += [f"Set families: {stacks} hold exchangeable members"
+                      + (", any number n >= 1 at each call" if c.member_symbols else "") + "; every term sums",
+                      "over them (one coefficient per term at every n), contracted one member block at a time,",
+                      "so the work is linear in n."]
         if not c.terms:
             lines.append("The basis is empty: forward returns zeros of the output's shape.")
         else:

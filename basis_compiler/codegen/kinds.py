@@ -43,8 +43,21 @@ class CompiledKind:
 
     @property
     def symbols(self) -> tuple[str, ...]:
-        """The symbolic family sizes (sorted); empty when every size is concrete."""
-        return tuple(sorted({s.family for s in self.signature.inputs if isinstance(s.family, str)}))
+        """The symbolic sizes of indexed families (sorted), on which the coefficient layout
+        depends at run time; empty when every size is concrete. Set families (a{n}:1) are not
+        here: their terms sum over the members, so the layout is the same at every size."""
+        return tuple(sorted({s.family for s in self.signature.inputs
+                             if isinstance(s.family, str) and not s.is_set_family}))
+
+    @property
+    def member_symbols(self) -> tuple[str, ...]:
+        """The symbolic sizes of set families (sorted): read from the inputs, never stored."""
+        return tuple(sorted({s.family for s in self.signature.inputs if isinstance(s.family, str) and s.is_set_family}))
+
+    @property
+    def sums_members(self) -> bool:
+        """Whether the terms sum over the members of set families (a{n}:1)."""
+        return any(s.is_set_family for s in self.signature.inputs)
 
     @property
     def sizes(self) -> tuple[int, ...]:
@@ -67,8 +80,12 @@ def term_symbol(term: Term) -> str | int | None:
 
 def probe_term(term: Term, sig: Signature) -> Term:
     """A symbolic shape at a small concrete size (one more than its family copies), for the
-    generation-time checks that evaluate it: every pattern of equal and distinct indices occurs."""
+    generation-time checks that evaluate it: every pattern of equal and distinct indices occurs.
+    A set-family term gets two more members than its blocks (at one member, say, the term
+    Σ_ij |a_i|² a_i a_jᵀ would look symmetric)."""
     m = len(term.index_sizes)
+    if term.sums_members:
+        m = len({lab for lab in term.diagram.labels if lab is not None}) + 1
     sizes = {s.name: m + 1 for s in sig.inputs if isinstance(s.family, str)}
     return Term(_concrete(term.diagram, sig.with_family_sizes(**sizes)), None, term.index_symmetry)
 
@@ -79,6 +96,11 @@ def channel_signature(sig: Signature, channels: int) -> Signature:
     if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
         raise CodegenError(f"channels must be an int >= 1 (or None for no channel axis), got {channels!r}; "
                            "e.g. compile_module('O(3): v:1, X:2s -> 2s', 2, 'polynomial', channels=4)")
+    if any(s.is_set_family for s in sig.inputs):
+        raise CodegenError(f"{sig} has a set family; channels make every input an indexed family of size C, which "
+                           "a set family cannot be. A polynomial layer of a set family takes out_channels at "
+                           "construction and no input channels, e.g. compile_module('O(3): a{n}:1 -> 2s', 2, "
+                           "'polynomial')(out_channels=8)")
     family = [s.name for s in sig.inputs if s.is_family]
     if family:
         raise CodegenError(f"input {family[0]!r} of {sig} is already a family; channels make every input a family "
@@ -106,7 +128,11 @@ def compile_kind(signature: Signature | str, degree, kind: str, channels: int | 
         basis = covariant_basis(sig, degree)
     elif kind == "invariants":
         basis = invariant_features(sig, degree)
-    elif any(isinstance(s.family, str) or s.is_set_family for s in sig.inputs):
+    elif any(s.is_set_family for s in sig.inputs):
+        # set families: each term one weight column, the member sums inside it; a concrete size
+        # keeps the terms independent at that size (exact rank step), a symbolic one lists all
+        basis = enumerate_basis(sig, degree)
+    elif any(isinstance(s.family, str) for s in sig.inputs):
         # symbolic sizes: learned weights over every index tuple, the shapes unexpanded (see README)
         basis = enumerate_basis(symbolic_families(sig), degree)
     elif any(s.is_family for s in sig.inputs):
@@ -124,7 +150,7 @@ def compile_kind(signature: Signature | str, degree, kind: str, channels: int | 
             terms.append(Term(_concrete(term.diagram, sig), None, term.index_symmetry))
             continue
         term = Term(_concrete(term.diagram, sig), None, term.index_symmetry)
-        if term.diagram.labels is None:
+        if term.diagram.labels is None or term.sums_members:
             orbits.append(((),))
         elif isinstance(term_symbol(term), str):
             orbits.append(None)

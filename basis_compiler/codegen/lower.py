@@ -114,7 +114,8 @@ class _Lowering:
             offsets.append(total)
             total += 1 if js is None else len(js)
         self.offsets, self.total = offsets, total
-        family_terms = [i for i, t in enumerate(c.terms) if t.diagram.labels is not None]
+        # terms over index tuples J (a set family's terms sum over its members: one coefficient)
+        family_terms = [i for i, t in enumerate(c.terms) if t.diagram.labels is not None and not t.sums_members]
         # Only a sign -1 relabelling can make an index tuple J vanish; then J reads an appended
         # zero slot (and negated copies), otherwise the coefficients are used as they come.
         negative = any(sign < 0 for i in family_terms for _, sign in c.terms[i].index_symmetry)
@@ -258,7 +259,7 @@ class _Lowering:
     def layouts(self, plan: TermPlan, ops):
         """Per step the matmul layout (layouts.choose), or None: then every step is an einsum.
         Symbolic family sizes keep einsum (splitting an axis needs its size at generation)."""
-        if self.compiled.symbols:
+        if self.compiled.symbols or self.compiled.member_symbols:
             return None
         letters = [(o[1], o[2]) for o in ops]
         reslist = []

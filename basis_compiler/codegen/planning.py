@@ -34,6 +34,12 @@ EPSILON_BUFFER_MAX_D = 6
 _LEG_LETTERS = "abdefghijklmnpqrstuvwxyzABCDEFGHIJKLMNOP"
 _FAMILY_LETTERS = "QRSTUVWXYZ"
 # 'o' is the output channel axis of a polynomial layer (its input channels are a family axis)
+PLAN_MEMBERS = 100
+"""Size a symbolic set family (a{n}:1) is planned at: its member letters are summed, and the
+order must be linear in n (see _plan)."""
+PLAN_MEMBERS_FALLBACK = 10**6
+"""Size a set family is planned at again when the order found at PLAN_MEMBERS would have a step
+meet two member letters (an n x n intermediate, or n^2 work)."""
 PLAN_OUT_CHANNELS = 2
 """Output channels a polynomial layer without input channels is planned at; with C input
 channels the plan assumes C output channels (out_channels is chosen at construction)."""
@@ -130,7 +136,8 @@ def plan_term(term: Term, kind: str, shape_index: int, out_channels: int, symmet
     if t.epsilon:
         _epsilon_as_determinant(term, by_vertex, letter, fam)
     operands = list(by_vertex.values())
-    j_letters = "".join(fam[lab] for lab in sorted(fam))
+    # a set family's member letters are summed inside the term: it has no index tuple J
+    j_letters = "" if term.sums_members else "".join(fam[lab] for lab in sorted(fam))
     paired = {p for pair in pairs for p in pair}
     result_out = "".join(c for pos, c in enumerate(out_letters) if pos not in paired)
     if kind == "invariants":
@@ -141,7 +148,8 @@ def plan_term(term: Term, kind: str, shape_index: int, out_channels: int, symmet
         output = channel + result_out
     sizes = _sizes(sig, operands, fam, term)
     sizes["o"] = out_channels
-    path, flops, naive = _plan(operands, output, sizes)
+    members = set(fam.values()) if term.sums_members else set()
+    path, flops, naive = _plan(operands, output, sizes, members)
     return TermPlan(tuple(operands), output, "".join(out_letters), path, tuple(pairs), symmetrize, flops, naive,
                     sizes)
 
@@ -152,15 +160,21 @@ def _sizes(sig, operands, fam, term) -> dict[str, int]:
     for vi, lab in enumerate(term.diagram.labels or ()):
         if lab is not None:
             n = sig.inputs[t.vertices[vi].input].family
-            sizes[fam[lab]] = n if isinstance(n, int) else PLAN_FAMILY
+            sizes[fam[lab]] = n if isinstance(n, int) else PLAN_MEMBERS if term.sums_members else PLAN_FAMILY
     return sizes
 
 
 _BATCH = "\u03b2"
 
 
-def _plan(operands, output: str, sizes: dict[str, int]):
-    """opt_einsum path from shapes only; the batch axis is one more letter of size PLAN_BATCH."""
+def _plan(operands, output: str, sizes: dict[str, int], members: set = frozenset()):
+    """opt_einsum path from shapes only; the batch axis is one more letter of size PLAN_BATCH.
+
+    members: the member letters of a set-family term (each summed over n members). The path is
+    then made linear in n: a member letter that only one operand still carries is summed out of
+    it on its own first (a unary step), and when a pairwise step would still meet two member
+    letters the order is planned again with the members at PLAN_MEMBERS_FALLBACK, where any such
+    step costs more than contracting each member block on its own (which always exists)."""
     subs = [(_BATCH if op.batch else "") + op.letters for op in operands]
     out = _BATCH + output
     if not any(op.batch for op in operands):
@@ -172,7 +186,70 @@ def _plan(operands, output: str, sizes: dict[str, int]):
         return (), size, size
     eq = ",".join(subs) + "->" + out
     path, info = oe.contract_path(eq, *shapes, shapes=True, optimize="dp" if len(operands) <= 12 else "greedy")
-    return tuple(tuple(step) for step in path), int(info.opt_cost), int(info.naive_cost)
+    path = tuple(tuple(step) for step in path)
+    if not members:
+        return path, int(info.opt_cost), int(info.naive_cost)
+    path, worst = _members_apart(path, subs, out, members)
+    if worst > 1:
+        big = dict(sizes, **{c: PLAN_MEMBERS_FALLBACK for c in members})
+        again, _ = oe.contract_path(eq, *[tuple(big[c] for c in s) for s in subs], shapes=True,
+                                    optimize="dp" if len(operands) <= 12 else "greedy")
+        path, worst = _members_apart(tuple(tuple(step) for step in again), subs, out, members)
+    if worst > 1:
+        raise CodegenError(f"no contraction order for {eq} keeps the member sums apart; please report this "
+                           "signature (set-family terms are contracted one member block at a time)")
+    return path, _path_flops(path, subs, out, sizes), int(info.naive_cost)
+
+
+def _steps(path, subs: list[str], out: str):
+    """Each step of a path with its operands' letters and its result's letters."""
+    ops = list(subs)
+    for step in path:
+        rest = [o for k, o in enumerate(ops) if k not in step]
+        keep = set("".join(rest) + out)
+        res = "".join(dict.fromkeys(c for k in step for c in ops[k] if c in keep))
+        yield step, [ops[k] for k in step], res
+        ops = rest + [res]
+
+
+def _members_apart(path, subs: list[str], out: str, members: set):
+    """The path with a unary step summing out, before each pairwise step, any member letter that
+    only one of its operands carries; and the most member letters any step then meets."""
+    ops = [(k, s) for k, s in enumerate(subs)]  # (id, letters)
+    new_id = len(subs)
+    original = list(range(len(subs)))  # ids in the positions of the given path
+    result, worst = [], 0
+    for step in path:
+        ids = [original[k] for k in step]
+        original = [i for k, i in enumerate(original) if k not in step] + [new_id]
+        if len(step) == 2:
+            for i in ids:
+                pos = next(p for p, (j, _) in enumerate(ops) if j == i)
+                others = "".join(s for j, s in ops if j != i) + out
+                if any(c in members and c not in others for c in ops[pos][1]):
+                    # the lowering keeps what later steps or the output need (so sums other
+                    # lonely letters too)
+                    letters = "".join(dict.fromkeys(c for c in ops[pos][1] if c in others))
+                    result.append((pos,))
+                    ops = ops[:pos] + ops[pos + 1:] + [(i, letters)]
+        positions = tuple(next(p for p, (j, _) in enumerate(ops) if j == i) for i in ids)
+        rest = [o for p, o in enumerate(ops) if p not in positions]
+        keep = set("".join(s for _, s in rest) + out)
+        involved = "".join(ops[p][1] for p in positions)
+        worst = max(worst, len({c for c in involved if c in members}))
+        ops = rest + [(new_id, "".join(dict.fromkeys(c for c in involved if c in keep)))]
+        result.append(positions)
+        new_id += 1
+    return tuple(result), worst
+
+
+def _path_flops(path, subs: list[str], out: str, sizes: dict[str, int]) -> int:
+    """opt_einsum's FLOP count of a given path (unary steps included)."""
+    total = 0
+    for step, letters, res in _steps(path, subs, out):
+        involved = set("".join(letters))
+        total += oe.helpers.flop_count(involved, bool(involved - set(res)), len(step), sizes)
+    return total
 
 
 def _epsilon_as_determinant(term: Term, by_vertex: dict, letter: dict, fam: dict) -> None:
@@ -221,7 +298,7 @@ def plan_module(compiled) -> list[TermPlan]:
     for i, (term, js) in enumerate(zip(compiled.terms, compiled.orbits)):
         plan = plan_term(term, compiled.kind, i, channels, symmetrize=False)
         probe, probe_plan = term, plan
-        if compiled.symbols:  # symbolic family sizes: check at a small concrete size instead
+        if compiled.symbols or compiled.member_symbols:  # symbolic sizes: check at a small concrete size
             probe = probe_term(term, compiled.signature)
             js = tuple(index_tuples(probe)) if js is None else js
             probe_plan = plan_term(probe, compiled.kind, i, channels, symmetrize=False)

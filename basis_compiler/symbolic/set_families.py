@@ -44,6 +44,39 @@ def check_set_families(signature: Signature) -> None:
         )
 
 
+def member_components(diagram: Diagram) -> list[list[int]]:
+    """Connected components of a set-family term, where copies of one block (one summed member)
+    are joined as if by an edge: the member sums factor exactly over these components, so a term
+    is a product of its components' terms (Σ_ij a_i a_iᵀ |a_j|² = Σ_i a_i a_iᵀ · Σ_j |a_j|²),
+    while Σ_ij ⟨a_i,a_j⟩ a_i a_jᵀ is one piece. Sorted lists of vertex indices, like
+    Diagram.components."""
+    comps = diagram.components()
+    if diagram.labels is None:
+        return comps
+    parent = list(range(len(comps)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    first: dict[int, int] = {}
+    for k, comp in enumerate(comps):
+        for v in comp:
+            label = diagram.labels[v]
+            if label is None:
+                continue
+            other = first.setdefault(label, k)
+            a, b = find(k), find(other)
+            if a != b:
+                parent[a] = b
+    merged: dict[int, list[int]] = {}
+    for k, comp in enumerate(comps):
+        merged.setdefault(find(k), []).extend(comp)
+    return sorted(sorted(c) for c in merged.values())
+
+
 def set_family_copies(t: Template) -> list[list[int]]:
     """Vertex indices of the copies of each set family with copies in the template, by input."""
     copies: dict[int, list[int]] = {}
