@@ -23,6 +23,12 @@ CASES = [
     ("S(5): X:2 -> 0", 1, 2),      # trace and total sum, plus a constant
     ("S(5): x:1 -> 3", (1,), None),  # order-3 output: blocks of 3 output legs are diagonal embeddings
     ("S(5): x:1, X:2s -> 2s", 2, None),  # degree 2, symmetric output, generated below its 6 legs
+    # channel paths: shared reductions stacked into one GEMM per output group, diagonal views,
+    # transposed outputs, folded biases
+    ("S(5): X:3 -> 1", 1, 2),      # eleven reductions that keep one axis: one stacked GEMM
+    ("S(5): X:2 -> 3", 1, 2),      # a two-leg output block beside a free leg (a diagonal view, moved axes)
+    ("S(5): X:2s -> 2s", 1, 2),    # symmetric in and out
+    ("S(5): X:2, v:1 -> 2", 1, 2),  # two inputs: reductions never stacked across inputs
 ]
 
 

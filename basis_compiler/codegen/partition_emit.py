@@ -7,6 +7,11 @@ have no pairing edges, so they skip the planner and IR of pairing groups and are
 - the input part of a term is one `torch.einsum` over the inputs and the term's weight column,
   whose result keeps one axis per output block that meets an input (diagonals and sums over
   blocks of input legs only are einsum's own repeated and dropped letters);
+- except for linear terms of a layer with channels (one input each), where every distinct
+  reduction of an input (a diagonal, row sums, a trace, ...) is computed once, a sum that keeps
+  fewer axes from one that keeps more (the total from the row sums), and the reductions of terms
+  with the same output blocks and axis order are stacked along the channel axis and mixed by one
+  batched GEMM: the 2 -> 2 layer reads its input about five times, not once per term;
 - an output block that meets no input (`ones`) is a size-1 axis, broadcast by the addition;
 - an output block of k >= 2 output legs (a generalized delta) writes that axis onto the
   diagonal of its k output axes with index arrays (a diagonal embedding): no delta tensor is
@@ -75,8 +80,11 @@ def partition_layer_source(signature: Signature, degree, kind: str, name: str, c
     if T != "torch":
         lines.append(f"import torch as {T}  # an input is named torch")
     helper = _fresh("_permutation_size", reserved)
-    src = inspect.getsource(runtime.permutation_size).replace("def permutation_size(", f"def {helper}(", 1)
-    lines += ["", "", src.rstrip("\n"), "", ""]
+    local["mix"] = _fresh("_channel_mix", reserved)
+    lines += ["", ""]
+    for func, alias in ((runtime.permutation_size, helper), (runtime.channel_mix, local["mix"])):
+        src = inspect.getsource(func).replace(f"def {func.__name__}(", f"def {alias}(", 1)
+        lines += [src.rstrip("\n"), "", ""]
     doc = _docstring(sig, degree, terms, offsets, widths, channels, least, most, total)
     sums = []
     for term, width in zip(terms, widths):
@@ -193,6 +201,8 @@ def _forward(sig, terms, offsets, widths, channels, local, helper, least, most) 
     needs_arange = False
     embedded: dict = {}
     taken = set(names) | set(local.values())
+    linear: dict = {}  # output group -> {(input, broadcast axes, axis order): [(reduction, offset, width, formula)]}
+    reductions: dict = {}  # (input, canonical subscript, kept letters) -> variable
     for i, (term, off, width) in enumerate(zip(terms, offsets, widths)):
         groups, tensor, reps, inputs = _groups(term)
         rename: dict[str, str] = {}
@@ -203,10 +213,22 @@ def _forward(sig, terms, offsets, widths, channels, local, helper, least, most) 
 
         for rep in reps:
             ren(rep)
+        key = ("broadcast", tuple(tensor)) if all(len(g) == 1 for g in groups) else tuple(map(tuple, groups))
+        kept = "".join(ren(r) for r, t in zip(reps, tensor) if t)
+        if channels is not None and len(inputs) == 1:
+            # a linear term: a reduction of its input (diagonals and sums, shared with every other
+            # term that needs it) times its weight slice; terms with the same output blocks are
+            # mixed by one batched GEMM below
+            name, sub = inputs[0]
+            canon, keep, axes = _reduction(ren(sub), kept)
+            rkey = (name, canon, keep)
+            reductions.setdefault(rkey, None)
+            members = linear.setdefault(key, {})
+            members.setdefault((name, tuple(tensor), tuple(axes)), []).append((rkey, off, width, formula(term)))
+            continue
         body.append(f"# term {i}: {formula(term)}")
         sliced = channels is not None and inputs  # a linear term keeps its input-channel axis, even for C = 1
         wcol = f"{w}[:, {off}:{off + width}]" if sliced else f"{w}[:, {off}]"
-        kept = "".join(ren(r) for r, t in zip(reps, tensor) if t)
         if inputs:
             chan = "c" if channels is not None else ""
             subs = [f"...{chan}{ren(sub)}" for _, sub in inputs]
@@ -216,31 +238,40 @@ def _forward(sig, terms, offsets, widths, channels, local, helper, least, most) 
             core = f"{T}.einsum({eq!r}, {ops})"
         else:
             core = wcol
-        view = ", ".join(":" if t else "None" for t in tensor)
-        expr = f"{core}[..., {view}]" if view and not all(tensor) else core
-        # terms with the same output blocks (and the same broadcast axes, when no block has two
-        # output legs) are summed at their compact size first, and broadcast or embedded once
-        if all(len(g) == 1 for g in groups):
-            key = ("broadcast", tuple(tensor))
-            if key not in embedded:
-                embedded[key] = _fresh(f"{y}{len(embedded)}", taken)
-                body.append(f"{embedded[key]} = {core}")
-            else:
-                body.append(f"{embedded[key]} = {embedded[key]} + {core}")
-            continue
-        key = tuple(map(tuple, groups))
-        if key not in embedded:
-            embedded[key] = _fresh(f"{y}{len(embedded)}", taken)
-            body.append(f"{embedded[key]} = {expr}")
-        else:
-            body.append(f"{embedded[key]} = {embedded[key]} + {expr}")
+        _accumulate(body, embedded, key, core, tensor, groups, y, taken)
+    body += _reduction_lines(reductions, T, taken, local["z"])
+    stacked: dict = {}  # a concatenation of reductions -> its variable
+    for key, members in linear.items():
+        groups = [list(g) for g in key] if key[0] != "broadcast" else [[p] for p in range(k)]
+        for (_, tensor, axes), parts in members.items():
+            body.append("# " + " + ".join(formula for *_, formula in parts))
+            core = _mix_line(parts, axes, reductions, w, T, local["mix"], stacked, body, taken)
+            _accumulate(body, embedded, key, core, list(tensor), groups, y, taken)
+    full = next((acc for g, acc in embedded.items() if g == ("broadcast", (True,) * k)), None) \
+        if k and len(names) == 1 else None
+    if full is not None:  # the output starts as the full-size sum (no zeros buffer to add to)
+        at = next(j for j, line in enumerate(body) if line.startswith(f"{out} = {T}.zeros("))
+        body.pop(at)
+        body.append(f"{out} = {full}")
+    body += _fold_broadcasts(embedded, full)
     for groups, acc in embedded.items():
+        if acc == full:
+            continue
         if groups[0] == "broadcast":
             view = ", ".join(":" if t else "None" for t in groups[1])
-            body.append(f"{out} = {out} + {acc}[..., {view}]" if view and not all(groups[1]) else f"{out} = {out} + {acc}")
+            body.append(f"{out} += {acc}[..., {view}]" if view and not all(groups[1]) else f"{out} += {acc}")
+            continue
+        m = len(groups)
+        pairs = [g for g in groups if len(g) == 2]
+        if len(pairs) == 1 and all(len(g) <= 2 for g in groups):
+            # one block of two output legs: add onto a diagonal view of the output, whose last
+            # axis is that block (cheaper than index arrays, forward and backward)
+            (p, q), at = pairs[0], groups.index(pairs[0])
+            moved = acc if at == m - 1 else f"{acc}.movedim({at - m}, -1)"
+            body += [f"# diagonal embedding of the output blocks {[list(g) for g in groups]}",
+                     f"{out}.diagonal(0, {p - k}, {q - k}).add_({moved})"]
             continue
         needs_arange = True
-        m = len(groups)
         index = []
         for p in range(k):
             gi = next(j for j, g in enumerate(groups) if p in g)
@@ -249,8 +280,8 @@ def _forward(sig, terms, offsets, widths, channels, local, helper, least, most) 
         body += [f"# diagonal embedding of the output blocks {[list(g) for g in groups]}",
                  f"{out}[(..., {', '.join(index)})] = {out}[(..., {', '.join(index)})] + {acc}"]
     if needs_arange:
-        at = next(j for j, line in enumerate(body) if line.startswith(f"{out} = {T}.zeros("))
-        body.insert(at + 1, f"{ar} = {T}.arange({n}, device={out}.device)")
+        at = next(j for j, line in enumerate(body) if line.startswith(f"{w} = "))
+        body.insert(at + 1, f"{ar} = {T}.arange({n}, device={w}.device)")
     if sig.output.symmetry != "none" and k > 1:
         perms = list(itertools.permutations(range(k)))
         anti = sig.output.symmetry == "anti"
@@ -264,6 +295,89 @@ def _forward(sig, terms, offsets, widths, channels, local, helper, least, most) 
         body.append(f"{out} = ({joined}) / {math.factorial(k)}  # the output's (anti)symmetrization")
     body += [f"return {out} if self.out_channels is not None else {out}.select({out}.dim() - {k + 1}, 0)"]
     return body
+
+
+def _accumulate(body, embedded, key, core, tensor, groups, y, taken) -> None:
+    """Add a term's compact result to its output group's sum: terms with the same output blocks
+    (and the same broadcast axes, when no block has two output legs) are summed at their compact
+    size first, and broadcast or embedded once."""
+    view = ", ".join(":" if t else "None" for t in tensor)
+    if key[0] != "broadcast":
+        core = f"({core})[..., {view}]" if view and not all(tensor) else core
+    if key not in embedded:
+        embedded[key] = _fresh(f"{y}{len(embedded)}", taken)
+        body.append(f"{embedded[key]} = {core}")
+    else:
+        body.append(f"{embedded[key]} = {embedded[key]} + {core}")
+
+
+def _fold_broadcasts(embedded: dict, full) -> list[str]:
+    """Add each broadcast sum whose output axes are a subset of another's (not the full one) into
+    that one at its compact size, so the output takes one pass per remaining sum: a bias into the
+    row terms before they are broadcast over n x n. Folded sums leave `embedded`."""
+    lines = []
+    keys = sorted((g for g in embedded if g[0] == "broadcast" and embedded[g] != full), key=lambda g: sum(g[1]))
+    for g in keys:
+        into = next((h for h in keys if h in embedded and sum(h[1]) > sum(g[1])
+                     and all(a or not b for a, b in zip(h[1], g[1]))), None)
+        if into is None:
+            continue
+        view = ", ".join(":" if b else "None" for a, b in zip(into[1], g[1]) if a)
+        lines.append(f"{embedded[into]} = {embedded[into]} + {embedded.pop(g)}[..., {view}]")
+    return lines
+
+
+def _reduction(sub: str, kept: str) -> tuple[str, str, list[int]]:
+    """A linear term's input subscript relabelled by first appearance (so 'ac' and 'ab' with the
+    first letter kept are one reduction: row sums), the kept letters so relabelled (the
+    reduction's axes, by first appearance), and for each kept letter in the term's output order
+    its axis in the reduction."""
+    order = list(dict.fromkeys(sub))
+    canon = "".join(_LETTERS[order.index(c)] for c in sub)
+    keep = [c for c in order if c in kept]
+    return canon, "".join(_LETTERS[order.index(c)] for c in keep), [keep.index(c) for c in kept]
+
+
+def _reduction_lines(reductions: dict, T: str, taken: set, prefix: str) -> list[str]:
+    """Compute every reduction once, the ones that keep more axes first; a reduction that sums
+    more of the same subscript is a sum over an earlier one's axes (total sums from row sums)."""
+    lines = []
+    for rkey in sorted(reductions, key=lambda r: (-len(r[2]), r)):
+        name, canon, keep = rkey
+        source = min((r for r in reductions if r[:2] == rkey[:2] and reductions[r] and set(keep) < set(r[2])),
+                     key=lambda r: len(r[2]), default=None)
+        if canon == keep:  # the input itself (every axis kept, no diagonal)
+            reductions[rkey] = name
+            continue
+        var = reductions[rkey] = _fresh(f"{prefix}{len(lines)}", taken)
+        if source is None:
+            expr = f"{T}.einsum('...c{canon}->...c{keep}', {name})"
+        else:
+            dims = tuple(j - len(source[2]) for j, a in enumerate(source[2]) if a not in keep)
+            expr = f"{reductions[source]}.sum(dim={dims})"
+        lines.append(f"{var} = {expr}  # {name}: {canon} -> {keep or 'scalar'} per channel")
+    return lines
+
+
+def _mix_line(parts, axes, reductions, w, T, mix, stacked, body, taken) -> str:
+    """One batched GEMM over the channels of the stacked reductions of terms with the same output
+    blocks, axes and axis order: weight columns (out, C x members) times (*batch, C x members,
+    n^m) -> (*batch, out, n^m), then the term's axis order."""
+    m = len(axes)
+    rs = [reductions[rkey] for rkey, *_ in parts]
+    ws = [f"{w}[:, {off}:{off + width}]" for _, off, width, _ in parts]
+    r = rs[0]
+    if len(rs) > 1:
+        cat = f"{T}.cat([{', '.join(rs)}], dim={-(m + 1)})"
+        if cat not in stacked:
+            stacked[cat] = _fresh(f"{rs[0]}s", taken)
+            body.append(f"{stacked[cat]} = {cat}")
+        r = stacked[cat]
+    wt = ws[0] if len(ws) == 1 else f"{T}.cat([{', '.join(ws)}], dim=1)"
+    core = f"{mix}({wt}, {r}, {m})"
+    if list(axes) != sorted(axes):  # reduction axis axes[j] goes to the term's output axis j
+        core = f"{T}.movedim({core}, {tuple(a - m for a in axes)}, {tuple(j - m for j in range(m))})"
+    return core
 
 
 def _sign(p) -> int:

@@ -186,6 +186,19 @@ def coefficient_layout(terms, sizes, zero_slot, pick, device, orbit_index):
     return total, offsets, indices, scale.to(device)
 
 
+def channel_mix(weight, x, m):
+    """weight (O, C) times x (*batch, C, n, ..., n) (m axes of size n) over the channel axis ->
+    (*batch, O, n, ..., n), as one batched GEMM on a view of x: torch.matmul and einsum would copy
+    x into a channels-last layout first, which costs more than the product at these shapes."""
+    batch, rest = x.shape[:x.dim() - m - 1], x.shape[x.dim() - m:]
+    size = 1
+    for s in rest:
+        size *= s
+    flat = x.reshape(-1, x.shape[x.dim() - m - 1], size)
+    out = torch.bmm(weight.expand(flat.shape[0], *weight.shape), flat)
+    return out.view(*batch, weight.shape[0], *rest)
+
+
 HELPERS = (eta, omega, eps_contract, orbit_index, drop_orbits, check, check_coeffs, common_dtype, read_sizes, size_arguments, coefficient_layout)
 """Every helper a generated module may copy, in the order they are printed."""
 
