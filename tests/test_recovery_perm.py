@@ -73,3 +73,19 @@ def test_is_a_recover_method_outside_the_paper_default():
     assert isinstance(model, SVHPerm)
     same = build_model("svh_perm", 20, 5, seed=3)
     assert all(torch.equal(a, b) for a, b in zip(model.parameters(), same.parameters()))
+
+
+def test_starts_near_sos1_with_every_channel_alive():
+    """The default start is SOS-I plus small random weights: v̂ agrees with SOS-I's at the start
+    (a random start does not), and every weight is nonzero, so no hidden channel is dead."""
+    S = _bases(64, 50, 5, seed=2)
+    sos = SOSMethod("I")(S)
+    torch.manual_seed(0)
+    warm = SVHPerm(50, 5).double()
+    torch.manual_seed(0)
+    cold = SVHPerm(50, 5, start="random").double()
+    with torch.no_grad():
+        agree = ((warm(S) * sos).sum(-1) ** 2).mean()
+        agree_cold = ((cold(S) * sos).sum(-1) ** 2).mean()
+    assert agree > 0.95 > agree_cold
+    assert all(bool((p != 0).all()) for p in warm.parameters())

@@ -249,6 +249,8 @@ PERM_HIDDEN = 16
 """Channels of SVH-Perm's hidden S(n) layers."""
 PERM_LAYERS = 3
 """Number of generated 2 -> 2 S(n) layers in SVH-Perm (the last one gives Q)."""
+SOS_START_SCALE = 0.01
+"""SVH-Perm starts at SOS-I plus its random initial weights times this (SVHPerm, start="sos1")."""
 PERM_GENERATION_SIZE = 5
 """S(n) size the 2 -> 2 and 2 -> 0 layers are generated at (>= their 4 legs, so any n >= 4 runs)."""
 
@@ -285,20 +287,34 @@ class SVHPerm(nn.Module):
 
     SOS-I is the case Q = diag(G'_ii) - 1: then A = (n/d) Sᵀ diag(‖a_i‖² - d/n) S, the SOS-I
     matrix times n/d (same eigenvectors); `set_sos1` sets the weights to it.
+
+    start="sos1" (the default) starts training there: the SOS-I weights plus the random initial
+    weights times SOS_START_SCALE, so every hidden channel can still learn (all-zero channels
+    would stay dead behind the ReLU). Training keeps the best-validation state and the initial
+    one is a candidate, so a trained model does no worse than about SOS-I on validation data;
+    start="random" is the plain random initialization.
     """
 
     def __init__(self, n: int, d: int, hidden: int = PERM_HIDDEN, layers: int = PERM_LAYERS,
-                 min_gap: float = DEFAULT_MIN_GAP):
+                 min_gap: float = DEFAULT_MIN_GAP, start: str = "sos1"):
         super().__init__()
         if layers < 1 or hidden < 1:
             raise CodegenError(f"SVHPerm needs layers >= 1 and hidden >= 1, got layers={layers}, hidden={hidden}; "
                                "e.g. SVHPerm(50, 5, hidden=16, layers=3)")
+        if start not in ("sos1", "random"):
+            raise CodegenError(f"SVHPerm start must be 'sos1' or 'random', got {start!r}; e.g. SVHPerm(50, 5, start='sos1')")
         self.n, self.d = n, d
         sig = f"S({PERM_GENERATION_SIZE}): X:2 -> 2"
         widths = [1] + [hidden] * (layers - 1) + [1]
         self.layers = nn.ModuleList(compiled_perm_layer(sig, a, b) for a, b in zip(widths[:-1], widths[1:]))
         self.scalar = compiled_perm_layer(f"S({PERM_GENERATION_SIZE}): X:2 -> 0", widths[-2], 1)
         self.head = EigenHead(min_gap)
+        if start == "sos1":
+            with torch.no_grad():
+                noise = [p.detach().clone() for p in self.parameters()]
+                self.set_sos1()
+                for p, r in zip(self.parameters(), noise):
+                    p.add_(SOS_START_SCALE * r)
 
     def matrix(self, S: torch.Tensor) -> torch.Tensor:
         """The symmetric (batch, d, d) matrix A(S) = Sᵀ Q S + q0 I."""
