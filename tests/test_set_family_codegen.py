@@ -30,7 +30,8 @@ CASES = [
     (SIG, 3, "polynomial"),
     ("O(1,3): p{n}:1 -> 2s", 2, "covariant"),  # the form's signs on contracted legs
     ("Sp(2): q{n}:1 -> 2a", 2, "covariant"),  # antisymmetric form and output
-    ("SO(3): a{n}:1 -> 1", 3, "covariant"),  # epsilon with member columns
+    ("SO(3): a{n}:1 -> 1", 4, "covariant"),  # epsilon with columns of two blocks: a buffer
+    ("SO(3): a{n}:1, v:1 -> 1", 3, "covariant"),  # epsilon with a member column: a cofactor
     ("O(2): a{n}:1, v:1 -> 1", 3, "covariant"),  # a plain input next to the set family
     ("O(3): a{n}:2s -> 0", 3, "invariants"),
 ]
@@ -201,7 +202,9 @@ def _member_axes(equation: str, shapes, n: int) -> set:
 
 
 @pytest.mark.parametrize("signature, degree, kind", [(SIG, 4, "covariant"), (SIG, 4, "invariants"),
-                                                     ("O(2): a{n}:1, v:1 -> 1", 3, "covariant")])
+                                                     ("O(2): a{n}:1, v:1 -> 1", 3, "covariant"),
+                                                     ("SO(3): a{n}:1 -> 1", 4, "covariant"),
+                                                     ("Sp(2): q{n}:1 -> 0", 4, "invariants")])
 def test_no_step_holds_two_member_axes(signature, degree, kind, rng):
     # n = 97 is no other axis size: an axis of that size is a member axis. A step with two member
     # letters would cost n^2 (an (n, n) intermediate, or a product summing both at once).

@@ -272,6 +272,18 @@ def _epsilon_as_determinant(term: Term, by_vertex: dict, letter: dict, fam: dict
             vectors.append(w)
         else:
             free.append(slot)
+    # a set-family term whose columns are members of two blocks would need the determinant on
+    # an (n, n, ...) grid of column choices: epsilon is then a buffer, contracted after each
+    # block is summed on its own (linear in n)
+    blocks = {c.family_letter for c in columns if c.family_letter} if term.sums_members else set()
+    if len(blocks) > 1 and len(free) <= 1:
+        if sig.d > EPSILON_BUFFER_MAX_D:
+            raise CodegenError(
+                f"term {term!r} contracts epsilon with members of {len(blocks)} summed blocks at d = {sig.d}; "
+                f"generated modules store epsilon only up to d = {EPSILON_BUFFER_MAX_D} (a determinant over "
+                f"every choice of members would cost n^{len(blocks)}); lower d, e.g. \"SO(3): a{{n}}:1 -> 1\""
+            )
+        return
     if len(free) > 1:
         if sig.d > EPSILON_BUFFER_MAX_D:
             raise CodegenError(
