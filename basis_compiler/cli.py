@@ -121,7 +121,7 @@ def _max_epochs(text: str):
 
 _UNSET = object()
 _RECOVER_FIELDS = ("samplings", "covariances", "methods", "n", "d", "eps", "n_train", "n_val", "n_test",
-                   "trials", "max_epochs", "patience", "seed")
+                   "trials", "max_epochs", "patience", "seed", "test_n")
 
 
 def _cmd_recover(args) -> int:
@@ -424,7 +424,11 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--samplings", type=_names, default=_UNSET, help="comma list of AR, BG, CBG, BR, BR_paper, KS")
     rec.add_argument("--covariances", type=_names, default=_UNSET, help="comma list of random, diagonal, identity")
     rec.add_argument("--methods", type=_names, default=_UNSET, help="comma list of sos1, sos2, baseline, svh_diag, svh, svh_perm (default: all but svh_perm)")
-    rec.add_argument("--n", type=int, default=_UNSET, help="ambient dimension")
+    rec.add_argument("--n", "--train-n", dest="n", type=int, default=_UNSET,
+                     help="ambient dimension of the training and validation data")
+    rec.add_argument("--test-n", dest="test_n", type=int, default=_UNSET,
+                     help="ambient dimension of the test data (default: the training n); another n needs "
+                     "methods that run at any n: sos1, sos2, svh_perm (e.g. --train-n 50 --test-n 100)")
     rec.add_argument("--d", type=int, default=_UNSET, help="subspace dimension")
     rec.add_argument("--eps", type=float, default=_UNSET, help="sparsity in (0, 1)")
     rec.add_argument("--n-train", dest="n_train", type=int, default=_UNSET, help="training samples per setting")

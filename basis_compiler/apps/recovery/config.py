@@ -17,6 +17,13 @@ METHOD_NAMES = ("sos1", "sos2", "baseline", "svh_diag", "svh", "svh_perm")
 """Methods a grid may run: SOS-I, SOS-II (no training), the MLP baseline, SVH-Diag, SVH, and
 SVH-Perm (S(n)-equivariant layers on the Gram matrix, models.SVHPerm; not in the paper)."""
 
+SIZE_AGNOSTIC_METHODS = ("sos1", "sos2", "svh_perm")
+"""Methods that run at any n (no weights tied to n), so they can be tested at another n than they
+were trained at (GridConfig.test_n)."""
+
+LEARNED_CHOICES = ("svh", "svh_perm")
+"""The learned methods the tables' "chosen by validation" column picks from, per setting."""
+
 PAPER_METHODS = METHOD_NAMES[:5]
 """The paper's methods: a grid's default (add svh_perm with --methods)."""
 
@@ -46,7 +53,7 @@ class GridConfig:
     methods: tuple[str, ...] = PAPER_METHODS
     """Methods (any of METHOD_NAMES; default the paper's five)."""
     n: int = 100
-    """Ambient dimension."""
+    """Ambient dimension of the training and validation data."""
     d: int = 5
     """Subspace dimension."""
     eps: float = 0.25
@@ -67,6 +74,10 @@ class GridConfig:
     """Minibatch size."""
     seed: int = 0
     """Base seed of every task seed."""
+    test_n: int | None = None
+    """Ambient dimension of the test data (None: n). Another n than the training one needs methods
+    that run at any n (SIZE_AGNOSTIC_METHODS); validation stays at n, so nothing is chosen on
+    test data."""
 
     def validate(self) -> None:
         """DataError for any unusable parameter, before any work (every setting is checked)."""
@@ -90,9 +101,18 @@ class GridConfig:
             raise DataError(f"max_epochs must be an int >= 1 or None (until early stopping), got {self.max_epochs!r}")
         if not is_int(self.seed) or self.seed < 0:
             raise DataError(f"seed must be an int >= 0, got {self.seed!r}")
+        if self.test_n is not None:
+            if not is_int(self.test_n):
+                raise DataError(f"test_n must be an int or None (the training n), got {self.test_n!r}")
+            fixed = [m for m in self.methods if m not in SIZE_AGNOSTIC_METHODS]
+            if self.test_n != self.n and fixed:
+                raise DataError(f"methods {', '.join(fixed)} have weights tied to n = {self.n} and cannot be tested "
+                                f"at n = {self.test_n}; test at another n only with {', '.join(SIZE_AGNOSTIC_METHODS)}, "
+                                f"e.g. --methods sos1,svh_perm --train-n 50 --test-n 100")
         for sampling in self.samplings:
             for covariance in self.covariances:
                 self.setting(sampling, covariance, 0)  # Setting validates n, d, eps, sizes per sampling
+                self.test_setting(sampling, covariance, 0)
 
     def setting(self, sampling: str, covariance: str, trial: int) -> Setting:
         """The data of one setting and trial (shared by all methods)."""
@@ -101,10 +121,22 @@ class GridConfig:
             n_val=self.n_val, n_test=self.n_test, seed=derive_seed(self.seed, "data", sampling, covariance, trial),
         )
 
+    def test_setting(self, sampling: str, covariance: str, trial: int) -> Setting:
+        """The setting whose test split is the task's test data: the same seed at test_n (at n
+        itself, the setting's own test split)."""
+        if self.test_n is None or self.test_n == self.n:
+            return self.setting(sampling, covariance, trial)
+        return Setting(
+            sampling, covariance, n=self.test_n, d=self.d, eps=self.eps, n_train=1, n_val=1, n_test=self.n_test,
+            seed=derive_seed(self.seed, "data", sampling, covariance, trial),
+        )
+
     def fingerprint(self) -> dict:
-        """What saved results must share with this run to be reused (everything but the grid axes)."""
+        """What saved results must share with this run to be reused (everything but the grid axes).
+        test_n appears only when it is set, so results saved before it existed still match."""
         keep = ("n", "d", "eps", "n_train", "n_val", "n_test", "max_epochs", "patience", "batch", "seed")
-        return {k: getattr(self, k) for k in keep}
+        extra = {} if self.test_n is None else {"test_n": self.test_n}
+        return {k: getattr(self, k) for k in keep} | extra
 
     def tasks(self) -> list[Task]:
         """All tasks in table order: sampling, covariance, method, trial."""
@@ -119,8 +151,9 @@ class GridConfig:
     def describe(self) -> str:
         """One line with the data sizes and training recipe."""
         epochs = "until early stopping" if self.max_epochs is None else f"at most {self.max_epochs}"
+        tested = "" if self.test_n is None or self.test_n == self.n else f" (trained at n={self.n}, tested at n={self.test_n})"
         return (
-            f"n={self.n}, d={self.d}, eps={self.eps}, train/val/test {self.n_train}/{self.n_val}/{self.n_test}, "
+            f"n={self.n}{tested}, d={self.d}, eps={self.eps}, train/val/test {self.n_train}/{self.n_val}/{self.n_test}, "
             f"trials {self.trials}, epochs {epochs} (patience {self.patience}), batch {self.batch}, seed {self.seed}"
         )
 

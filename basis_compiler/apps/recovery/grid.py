@@ -144,6 +144,8 @@ def run_task(config: GridConfig, task: Task, progress: Callable[[str, int, float
     torch.set_num_threads(TASK_THREADS)
     try:
         data = make_datasets(config.setting(task.sampling, task.covariance, task.trial))
+        if config.test_n not in (None, config.n):
+            data = data._replace(test=make_datasets(config.test_setting(task.sampling, task.covariance, task.trial)).test)
         if torch.device(device).type != "cpu":
             data = data._replace(**{k: Split(*(t.to(device) for t in getattr(data, k))) for k in ("train", "val", "test")})
         start = time.perf_counter()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from ...files import write_atomic, write_text
-from .config import METHOD_LABELS, SAMPLING_LABELS, GridConfig
+from .config import LEARNED_CHOICES, METHOD_LABELS, SAMPLING_LABELS, GridConfig
 
 DIGITS = 3
 """Decimals shown in the Markdown and LaTeX tables."""
@@ -29,8 +29,12 @@ OUTPUT_NAMES = {
 """File names inside the output folder."""
 
 SUMMARY_COLUMNS = ("sampling", "covariance", "method", "trials", "train_accuracy", "test_accuracy",
-                   "test_accuracy_std", "epochs", "seconds")
-"""Columns of recovery.csv (means over trials; std empty with one trial)."""
+                   "test_accuracy_std", "epochs", "seconds", "val_accuracy", "chosen_by_validation",
+                   "n", "test_n", "n_train", "n_test")
+"""Columns of recovery.csv (means over trials; std empty with one trial). chosen_by_validation
+marks, per setting, the learned method (LEARNED_CHOICES) with the best mean validation accuracy;
+n and test_n are the ambient dimensions of the training and test data, n_train and n_test the
+numbers of samples."""
 
 TRIAL_COLUMNS = ("sampling", "covariance", "method", "trial", "train_accuracy", "test_accuracy", "epochs", "seconds")
 """Columns of recovery_trials.csv (one row per finished task)."""
@@ -48,6 +52,7 @@ class Cell(NamedTuple):
     test_accuracy_std: float | None
     epochs: float
     seconds: float
+    val_accuracy: float
 
 
 def summarize(config: GridConfig, records: list[dict]) -> dict[tuple[str, str, str], Cell]:
@@ -70,8 +75,24 @@ def summarize(config: GridConfig, records: list[dict]) -> dict[tuple[str, str, s
                     statistics.stdev(test) if len(rs) > 1 else None,
                     statistics.fmean(r["epochs"] for r in rs),
                     statistics.fmean(r["seconds"] for r in rs),
+                    statistics.fmean(r["val_accuracy"] for r in rs),
                 )
     return cells
+
+
+def validation_choice(config: GridConfig, cells) -> dict[tuple[str, str], str]:
+    """Per setting, the learned method of LEARNED_CHOICES (when the grid runs two or more) with the
+    best mean validation accuracy over its trials: a choice that never looks at test data."""
+    learned = [m for m in config.methods if m in LEARNED_CHOICES]
+    if len(learned) < 2:
+        return {}
+    out = {}
+    for s in config.samplings:
+        for c in config.covariances:
+            done = [m for m in learned if (s, c, m) in cells]
+            if len(done) == len(learned):
+                out[(s, c)] = max(done, key=lambda m: cells[(s, c, m)].val_accuracy)
+    return out
 
 
 def _best(config: GridConfig, cells, s: str, c: str) -> set[str]:
@@ -94,8 +115,11 @@ def _cell_text(cell: Cell | None, pm: str) -> str:
 def markdown_table(config: GridConfig, records: list[dict]) -> str:
     """The main table: rows sampling x covariance, columns methods, test accuracy, best in bold."""
     cells = summarize(config, records)
+    chosen = validation_choice(config, cells)
+    learned = [m for m in config.methods if m in LEARNED_CHOICES]
     head = ["Sampling", "Covariance"] + [METHOD_LABELS[m] for m in config.methods]
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * len(config.methods)) + "|"]
+    head += ["Chosen by validation"] if len(learned) >= 2 else []
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|"]
     for s in config.samplings:
         for c in config.covariances:
             best = _best(config, cells, s, c)
@@ -103,6 +127,9 @@ def markdown_table(config: GridConfig, records: list[dict]) -> str:
             for m in config.methods:
                 text = _cell_text(cells.get((s, c, m)), " ± ")
                 row.append(f"**{text}**" if m in best else text)
+            if len(learned) >= 2:
+                m = chosen.get((s, c))
+                row.append("–" if m is None else f"{_cell_text(cells[(s, c, m)], ' ± ')} ({METHOD_LABELS[m]})")
             lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines) + "\n"
 
@@ -187,10 +214,16 @@ def _csv_text(columns, rows) -> str:
 def summary_csv(config: GridConfig, records: list[dict]) -> str:
     """recovery.csv: SUMMARY_COLUMNS, one row per grid cell with results."""
     rows = []
-    for cell in summarize(config, records).values():
+    cells = summarize(config, records)
+    chosen = validation_choice(config, cells)
+    test_n = config.n if config.test_n is None else config.test_n
+    for cell in cells.values():
         std = "" if cell.test_accuracy_std is None else repr(cell.test_accuracy_std)
+        pick = "" if (cell.sampling, cell.covariance) not in chosen or cell.method not in LEARNED_CHOICES \
+            else str(chosen[(cell.sampling, cell.covariance)] == cell.method)
         rows.append([cell.sampling, cell.covariance, cell.method, cell.trials, repr(cell.train_accuracy),
-                     repr(cell.test_accuracy), std, f"{cell.epochs:g}", f"{cell.seconds:.3f}"])
+                     repr(cell.test_accuracy), std, f"{cell.epochs:g}", f"{cell.seconds:.3f}",
+                     repr(cell.val_accuracy), pick, config.n, test_n, config.n_train, config.n_test])
     return _csv_text(SUMMARY_COLUMNS, rows)
 
 
@@ -227,7 +260,8 @@ def plot(config: GridConfig, records: list[dict], path: Path) -> None:
     ax.set_xticklabels([f"{SAMPLING_LABELS[s]}\n{c}" for s, c in settings], fontsize=8)
     ax.set_ylim(0, 1)
     ax.set_ylabel("test accuracy ⟨v0, v̂⟩²")
-    ax.set_title(f"Planted sparse vector recovery (n={config.n}, d={config.d}, ε={config.eps})", fontsize=10)
+    n = config.n if config.test_n in (None, config.n) else f"{config.n} (train), {config.test_n} (test)"
+    ax.set_title(f"Planted sparse vector recovery (n={n}, d={config.d}, ε={config.eps})", fontsize=10)
     ax.axhline(1 / config.d, color="grey", lw=0.8, ls=":", label="chance 1/d")  # a random unit vector of the subspace
     ax.legend(fontsize=8, ncol=k + 1, loc="upper center", bbox_to_anchor=(0.5, -0.18), frameon=False)
     fig.tight_layout()
