@@ -106,7 +106,8 @@ class GridConfig:
                 raise DataError(f"test_n must be an int or None (the training n), got {self.test_n!r}")
             fixed = [m for m in self.methods if m not in SIZE_AGNOSTIC_METHODS]
             if self.test_n != self.n and fixed:
-                raise DataError(f"methods {', '.join(fixed)} have weights tied to n = {self.n} and cannot be tested "
+                which = f"methods {', '.join(fixed)} have" if len(fixed) > 1 else f"method {fixed[0]} has"
+                raise DataError(f"{which} weights tied to n = {self.n} and cannot be tested "
                                 f"at n = {self.test_n}; test at another n only with {', '.join(SIZE_AGNOSTIC_METHODS)}, "
                                 f"e.g. --methods sos1,svh_perm --train-n 50 --test-n 100")
         for sampling in self.samplings:
