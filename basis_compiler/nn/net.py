@@ -8,9 +8,11 @@ import torch
 from torch import nn
 
 from ..errors import DataError, SignatureError, UnsupportedError
+from ..symbolic.set_families import check_set_families
 from ..symbolic.signature import Signature
 from .normalize import SAMPLES_PER_FEATURE, gram_whitening, rms_scale, whitening
-from .pieces import Generators, batch_shape, PseudoScalars, TrueInvariants, flipped, with_output
+from .pieces import (Generators, batch_shape, check_member_sums, PseudoScalars, TrueInvariants, flipped,
+                     with_output)
 
 ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "silu": nn.SiLU, "tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU, "softplus": nn.Softplus,
@@ -62,8 +64,27 @@ class EquivariantNet(nn.Module):
     exact.
 
     Inputs are keyword tensors by signature name, batch axes first, e.g. net(C=C) with C of
-    shape (batch, 3, 3); a family a[5]:1 is (batch, 5, d). Families need concrete sizes: write
-    a[5]:1, or pass family_sizes={"a": 5} for a[n]:1.
+    shape (batch, 3, 3); a family a[5]:1 is (batch, 5, d). Indexed families need concrete sizes:
+    write a[5]:1, or pass family_sizes={"a": 5} for a[n]:1.
+
+    Set families (a{n}:1, members exchangeable; docs/math.md, "Set families"): the net is
+    G x S(n)-equivariant and ONE net runs at every member count n, the input a{n}:1 being
+    (*batch, n, d) with any n >= 1 at each call (a{5}:1 fixes n = 5). Every term sums over the
+    members, so it is one feature or one generator whatever n, and the MLP's width and the
+    parameter count do not depend on n. A sum over members grows with n (Σ_i |a_i|² ~ n,
+    Σ_ij ⟨a_i,a_j⟩ a_i a_jᵀ ~ n²), so weights fitted at one n would read features and scale
+    generators of another size at another n. member_sums="mean" (the default) takes every member
+    sum as a mean: each feature, pseudo-scalar and generator is divided by n^b, b the number of
+    its blocks (summed member variables) of that family, at the n of the call. The net is then
+    a function of the members' empirical distribution, unchanged when every member is repeated
+    the same number of times, and a net trained at one n is the same law at every n (trained at
+    n = 8, it fits at n = 20: tests/test_nn_set_families.py). A positive constant per term keeps
+    every term of its type and parity, so equivariance is exact. member_sums="sum" keeps plain
+    sums (the generated modules' own terms): right when the law really grows with n, as a total
+    (mass, energy) does, but then the normalisation constants from the calibration n no longer
+    fit other n. The whitening and generator normalisation act after the means, so for a mean
+    net the constants from one calibration n keep every input of the MLP of the same size at
+    other n.
     """
 
     def __init__(
@@ -78,6 +99,7 @@ class EquivariantNet(nn.Module):
         shortcut: bool = True,
         family_sizes: dict[str, int] | None = None,
         features: Callable[[torch.Tensor], torch.Tensor] | None = None,
+        member_sums: str = "mean",
     ):
         super().__init__()
         sig = Signature.parse(signature)
@@ -88,13 +110,16 @@ class EquivariantNet(nn.Module):
         self.signature, self.degree, self.invariant_degree = sig, degree, invariant_degree
         self.hidden = tuple(int(h) for h in hidden)
         self.normalize = normalize
+        self.member_sums = check_member_sums(member_sums)
+        self.has_set_families = any(s.is_set_family for s in sig.inputs)
 
-        self.invariants = TrueInvariants(sig, invariant_degree)
+        self.invariants = TrueInvariants(sig, invariant_degree, member_sums)
         has_parity = sig.group.has_parity
-        self.pseudo = PseudoScalars(sig, invariant_degree) if has_parity else None
+        self.pseudo = PseudoScalars(sig, invariant_degree, member_sums) if has_parity else None
         n_psi = self.pseudo.count if self.pseudo is not None else 0
-        self.generators = Generators(sig, degree)
-        self.odd_generators = Generators(with_output(sig, flipped(sig.output)), degree) if n_psi else None
+        self.generators = Generators(sig, degree, member_sums)
+        self.odd_generators = (Generators(with_output(sig, flipped(sig.output)), degree, member_sums)
+                               if n_psi else None)
         n_odd = self.odd_generators.count if self.odd_generators is not None else 0
         self.n_true, self.n_pseudo = self.invariants.count, n_psi
         if features is not None and not callable(features):
@@ -191,7 +216,8 @@ class EquivariantNet(nn.Module):
         return (f"signature='{self.signature}', degree={self.degree}, invariant_degree={self.invariant_degree},\n"
                 f"invariants={self.n_true} true{'' if self.features is None else f' -> {self.n_features} features'} + {self.n_pseudo} pseudo-scalar (MLP reads {self.n_inputs}), "
                 f"coefficients={self.n_even} + {self.n_odd} odd x {self.n_pseudo} pseudo-scalars, "
-                f"hidden={self.hidden}, normalize={self.normalize}, parameters={self.n_parameters:,}")
+                f"hidden={self.hidden}, normalize={self.normalize}, "
+                f"{f'member_sums={self.member_sums!r}, ' if self.has_set_families else ''}parameters={self.n_parameters:,}")
 
     def _check_inputs(self, inputs: dict) -> None:
         names = [s.name for s in self.signature.inputs]
@@ -238,11 +264,16 @@ def _activation(activation) -> Callable[[], nn.Module]:
 def _check_arguments(sig: Signature, degree, invariant_degree, hidden) -> None:
     if not sig.inputs:
         raise SignatureError(f"{sig} has no inputs: an EquivariantNet needs at least one, e.g. 'O(3): C:2s -> 2s'")
-    if not sig.is_concrete:
-        symbolic = ", ".join(f"{s.name}={s.family!r}" for s in sig.inputs if isinstance(s.family, str))
+    check_set_families(sig)  # set families with indexed ones: refused (the terms are not written yet)
+    # a set family a{n}:1 is fine at any n: each term sums over the members, one feature or generator
+    indexed = [s for s in sig.inputs if isinstance(s.family, str) and not s.is_set_family]
+    if indexed:
+        symbolic = ", ".join(f"{s.name}={s.family!r}" for s in indexed)
+        first = indexed[0]
         raise UnsupportedError(
-            f"{sig}: the MLP's width depends on the family size ({symbolic}); give a concrete size, "
-            f"e.g. {sig.inputs[0].name}[5]:{sig.inputs[0].type} or family_sizes={{'{sig.inputs[0].name}': 5}}")
+            f"{sig}: the MLP's width depends on the size of the indexed family ({symbolic}); give a concrete size, "
+            f"e.g. {first.name}[5]:{first.type} or family_sizes={{'{first.name}': 5}}, or, if its members are "
+            f"exchangeable, make it a set family, which runs at any size: {first.name}{{{first.family}}}:{first.type}")
     for name, value in (("degree", degree), ("invariant_degree", invariant_degree)):
         if value is None and name == "invariant_degree":
             continue
