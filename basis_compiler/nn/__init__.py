@@ -6,7 +6,9 @@ module, for groups with reflections) feed an MLP, and the MLP's outputs are the 
 the generated `CovariantLayer`. Every piece that touches a tensor index is generated code, so
 the net is equivariant under the whole group whatever its weights; this package only adds the
 MLP, the parity bookkeeping (pseudo-scalars enter as even products and as multipliers of the
-opposite-parity generators) and an equivariance-preserving feature normalisation.
+opposite-parity generators) and an equivariance-preserving feature normalisation. For set
+families (a{n}:1) one net runs at every member count n, each member sum taken as a mean
+(member_sums="mean") so that its weights mean the same at every n.
 """
 
 from .net import EquivariantNet as EquivariantNet
