@@ -94,6 +94,22 @@ def test_runner_resumes_and_reports(tmp_path):
     assert {p.suffix for p in tmp_path.iterdir()} >= {".md", ".csv", ".tex", ".png", ".jsonl"}
 
 
+def test_more_trials_resume_a_run_with_fewer(tmp_path, capsys):
+    one = Config(laws=("neo_hookean",), sizes=(20,), methods=("eig_mlp",), trials=1, n_val=20, n_test=20, epochs=1,
+                 min_steps=1)
+    first = run(one, tmp_path, workers=1)
+    # a record saved before the fingerprint left out the trials (its config holds them) still matches
+    path = tmp_path / "results.jsonl"
+    old = json.loads(path.read_text())
+    old["config"]["trials"] = 1
+    path.write_text(json.dumps(old) + "\n")
+    capsys.readouterr()
+    two = run(Config(**{**one.__dict__, "trials": 2}), tmp_path, workers=1)
+    assert "1 of 2 tasks saved" in capsys.readouterr().err
+    assert [r["trial"] for r in two] == [0, 1] and two[0]["test_error"] == first[0]["test_error"]
+    assert len(path.read_text().splitlines()) == 2
+
+
 def test_both_optimizers_and_losses_train_and_bad_names_are_refused():
     from basis_compiler.apps.materials.training import make_data, train_task
     from basis_compiler.errors import BasisCompilerError

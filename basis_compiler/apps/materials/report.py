@@ -39,7 +39,7 @@ def _rows(config, records):
 
 def markdown(config, records, seconds: float) -> str:
     lines = [f"# Materials: learning S(C), relative Frobenius test error (mean ± std over {config.trials} trials)",
-             "", f"Settings: {config.fingerprint()}; wall time of this invocation {seconds:.0f} s.", "",
+             "", f"Settings: {config.settings()}; wall time of this invocation {seconds:.0f} s.", "",
              "| law | n train | model | params | test error | rotated test error | train s |",
              "|---|---:|---|---:|---:|---:|---:|"]
     for law, size, method, c in _rows(config, records):

@@ -51,8 +51,14 @@ class Config:
     def n_train(self) -> int:
         return max(self.sizes)
 
-    def fingerprint(self) -> dict:
+    def settings(self) -> dict:
+        """Every field, as the reports print them."""
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    def fingerprint(self) -> dict:
+        """What saved results must share with this run to be reused: every field but the number of
+        trials (a task's result does not depend on it), so `--trials 3` resumes a 1-trial run."""
+        return {k: v for k, v in self.settings().items() if k != "trials"}
 
 
 PRESETS = {
@@ -97,7 +103,8 @@ def load(path: Path, fingerprint: dict) -> dict[tuple, dict]:
         if not _valid(record):
             print(f"materials: {path} line {number} is not a valid result; its task runs again", file=sys.stderr)
             continue
-        if record["config"] != fingerprint:
+        # records saved before the fingerprint left out the number of trials still match
+        if {k: v for k, v in record["config"].items() if k != "trials"} != fingerprint:
             raise DataError(f"{path} line {number} was made with another configuration ({record['config']}); "
                             f"this run uses {fingerprint}. Use another --out folder")
         done[(record["law"], record["size"], record["method"], record["trial"])] = record
