@@ -477,3 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     except BasisCompilerError as exc:
         print(f"basis-compiler: error: {exc}", file=sys.stderr)
         return 2
+
+
+if __name__ == "__main__":  # `python -m basis_compiler.cli` as well as `python -m basis_compiler`
+    raise SystemExit(main())
