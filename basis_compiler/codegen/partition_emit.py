@@ -365,7 +365,13 @@ def _mix_line(parts, axes, reductions, w, T, mix, stacked, body, taken) -> str:
     n^m) -> (*batch, out, n^m), then the term's axis order."""
     m = len(axes)
     rs = [reductions[rkey] for rkey, *_ in parts]
-    ws = [f"{w}[:, {off}:{off + width}]" for _, off, width, _ in parts]
+    spans: list[list[int]] = []  # weight column ranges, adjacent ones merged (one slice, no cat)
+    for _, off, width, _ in parts:
+        if spans and spans[-1][1] == off:
+            spans[-1][1] = off + width
+        else:
+            spans.append([off, off + width])
+    ws = [f"{w}[:, {a}:{b}]" for a, b in spans]
     r = rs[0]
     if len(rs) > 1:
         cat = f"{T}.cat([{', '.join(rs)}], dim={-(m + 1)})"
