@@ -9,8 +9,13 @@ MLP, the parity bookkeeping (pseudo-scalars enter as even products and as multip
 opposite-parity generators) and an equivariance-preserving feature normalisation. For set
 families (a{n}:1) one net runs at every member count n, each member sum taken as a mean
 (member_sums="mean") so that its weights mean the same at every n.
+
+`SparsePolynomial` is the other end: no MLP, the generated polynomial layer itself with its
+coefficients found by a sparse regression (lasso path, least-squares refit, λ chosen on
+validation data), for laws that are polynomials of the signature; it prints the law it found.
 """
 
 from .net import EquivariantNet as EquivariantNet
+from .sparse import SparsePolynomial as SparsePolynomial
 
-__all__ = ["EquivariantNet"]
+__all__ = ["EquivariantNet", "SparsePolynomial"]
