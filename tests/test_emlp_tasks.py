@@ -75,10 +75,10 @@ def test_targets_transform_under_every_group_component(name, rng):
 def test_tiny_end_to_end_run(tmp_path, rng):
     config = preset("tiny")
     records = run(config, tmp_path, workers=1)
-    assert len(records) == 3 * 2 and all(math.isfinite(r["test_mse"]) for r in records)
+    assert len(records) == 3 * 3 and all(math.isfinite(r["test_mse"]) for r in records)
     assert {p.name for p in tmp_path.iterdir()} >= {"results.jsonl", "emlp_tasks.md", "emlp_tasks.csv", "emlp_tasks.png"}
     md = (tmp_path / "emlp_tasks.md").read_text()
-    assert "torch" in md and "git commit" in md and "Goal" in md
+    assert "torch" in md and "git commit" in md and "Goal" in md and "chosen by validation (" in md
     assert run(config, tmp_path, workers=1) == records   # resumed, nothing rerun
     # the trained-for-a-moment equivariant model of the inertia task is equivariant under O(3)
     task = data.TASKS["inertia"]
@@ -104,3 +104,29 @@ def test_weight_decay_is_chosen_on_validation():
     assert runs[0.0]["val_mse"] != runs[0.1]["val_mse"]          # the penalty changes training
     with pytest.raises(BasisCompilerError, match="weight_decays"):
         train_task("mlp", task, split, 12, 1, 2, seed=1, weight_decays=())
+
+
+def test_the_equivariant_model_is_chosen_on_validation_never_test():
+    """Per (task, size, trial) the "chosen" record is the candidate with the lower validation MSE,
+    even when the other one has the lower test MSE."""
+    from basis_compiler.apps.emlp_tasks.runner import summarize, with_choice
+    base = {"task": "inertia", "size": 30, "trial": 0, "parameters": 1, "seconds": 1.0, "test_relative_mse": 1.0}
+    records = [{**base, "model": "equivariant", "val_mse": 2.0, "test_mse": 1.0},
+               {**base, "model": "polynomial", "val_mse": 1.0, "test_mse": 5.0},
+               {**base, "model": "mlp", "val_mse": 9.0, "test_mse": 9.0},
+               {**base, "trial": 1, "model": "equivariant", "val_mse": 1.0, "test_mse": 3.0},
+               {**base, "trial": 1, "model": "mlp", "val_mse": 9.0, "test_mse": 9.0}]
+    chosen = [r for r in with_choice(records) if r["model"] == "chosen"]
+    assert [(r["trial"], r["chose"], r["test_mse"]) for r in chosen] == [(0, "polynomial", 5.0)]  # trial 1 lacks one
+    assert summarize(records)[("inertia", 30, "chosen")]["test"][0] == 5.0
+
+
+def test_sparse_polynomial_recovers_the_polynomial_tasks_from_30_samples():
+    """Inertia (degree 3) and the Lorentz matrix element (degree 4) are polynomials of their
+    signatures: from 30 samples the fit is exact to rounding; the O(5) target is not one."""
+    from basis_compiler.apps.emlp_tasks.training import train_task
+    for name, exact in (("inertia", True), ("particle_interaction", True), ("o5_synthetic", False)):
+        g = torch.Generator().manual_seed(7)
+        split = {s: data.TASKS[name].draw(n, g) for s, n in (("train", 30), ("val", 200), ("test", 200))}
+        r = train_task("polynomial", data.task(name), split, 30, 1, 1, seed=0)
+        assert (r["test_relative_mse"] < 1e-20) == exact, (name, r["test_relative_mse"])

@@ -70,13 +70,14 @@ class Task:
     degree: int             # generators of EquivariantNet
     invariant_degree: int   # invariants the MLP reads
     draw: object            # (n, generator) -> (inputs, target)
+    polynomial_degree: int  # terms of SparsePolynomial (the target's degree for the polynomial laws)
 
 
 TASKS = {
-    "o5_synthetic": Task("o5_synthetic", "O(5): x1:1, x2:1 -> 0", 0, 2, o5_synthetic),
-    "inertia": Task("inertia", "O(3): m[5]:0, x[5]:1 -> 2s", 2, 2, inertia),
+    "o5_synthetic": Task("o5_synthetic", "O(5): x1:1, x2:1 -> 0", 0, 2, o5_synthetic, 4),
+    "inertia": Task("inertia", "O(3): m[5]:0, x[5]:1 -> 2s", 2, 2, inertia, 3),
     "particle_interaction": Task("particle_interaction", "O(1,3): p1:1, p2:1, p3:1, p4:1 -> 0", 0, 2,
-                                 particle_interaction),
+                                 particle_interaction, 4),
 }
 
 
