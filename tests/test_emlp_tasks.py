@@ -78,7 +78,7 @@ def test_tiny_end_to_end_run(tmp_path, rng):
     assert len(records) == 3 * 3 and all(math.isfinite(r["test_mse"]) for r in records)
     assert {p.name for p in tmp_path.iterdir()} >= {"results.jsonl", "emlp_tasks.md", "emlp_tasks.csv", "emlp_tasks.png"}
     md = (tmp_path / "emlp_tasks.md").read_text()
-    assert "torch" in md and "git commit" in md and "Goal" in md and "chosen by validation (" in md
+    assert "torch" in md and "git commit" in md and "Goal" in md and "chosen by validation: " in md
     assert run(config, tmp_path, workers=1) == records   # resumed, nothing rerun
     # the trained-for-a-moment equivariant model of the inertia task is equivariant under O(3)
     task = data.TASKS["inertia"]

@@ -110,7 +110,9 @@ class SparsePolynomial(nn.Module):
         ratios = [min_ratio ** (i / max(n_lambdas - 1, 1)) for i in range(n_lambdas)]
         if validation is not None:
             if not (isinstance(validation, tuple) and len(validation) == 2):
-                raise DataError("validation must be a pair (inputs, target), e.g. validation=({'C': C_val}, S_val)")
+                name = self.signature.inputs[0].name
+                raise DataError(f"validation must be a pair (inputs, target), e.g. "
+                                f"validation=({{{name!r}: {name}_val, ...}}, target_val)")
             Xv, yv = self._rows(*validation, "validation")
             choice = _choose(_path(X, y, ratios, max_iter), Xv, yv)
             w = choice.pop("w")

@@ -210,8 +210,9 @@ def markdown(config: Config, records: list[dict], seconds: float, workers: int) 
                     continue
                 ratio = f"{mlp['test'][0] / c['test'][0]:.2g}x" if mlp and model != "mlp" and c["test"][0] > 0 else ""
                 label = LABELS[model]
-                if model == "chosen":
-                    label += " (" + ", ".join(LABELS[m] for m in c["chose"]) + ")"
+                if model == "chosen":  # which model each trial's validation picked, e.g. "EquivariantNet x3"
+                    picks = [LABELS[m] for m in c["chose"]]
+                    label += ": " + ", ".join(f"{m} x{picks.count(m)}" for m in dict.fromkeys(picks))
                 params = f"{c['parameters']:,}" if model != "chosen" else ""
                 lines.append(f"| {name} | {size} | {label} | {params} | {c['test'][0]:.2e} ± "
                              f"{c['test'][1]:.1e} | {c['relative'][0]:.1e} | {c['seconds'][0]:.1f} | {ratio} |")
