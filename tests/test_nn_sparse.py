@@ -81,6 +81,23 @@ def test_set_family_law_fitted_at_one_n_holds_at_another():
     assert torch.allclose(fitted(a=b[:, torch.randperm(12, generator=g)]), fitted(a=b), rtol=1e-12, atol=1e-12)
 
 
+def test_permutation_law_fitted_at_one_n_holds_at_another():
+    """S(n): y_i = Σ_j X_ij - 2 X_ii + 0.5 (Σ_j X_jj) X_ii, fitted on 6 x 6 matrices, exact on
+    9 x 9 ones and permutation-equivariant there (y(P X Pᵀ) = P y(X))."""
+    def law_of(X):
+        diag = X.diagonal(0, -2, -1)
+        return X.sum(-1) - 2 * diag + 0.5 * diag.sum(-1, keepdim=True) * diag
+
+    g = torch.Generator().manual_seed(6)
+    X = torch.randn(60, 6, 6, generator=g, dtype=torch.float64)
+    law = SparsePolynomial("S(5): X:2 -> 1", degree=2).fit({"X": X}, law_of(X))
+    assert "X_ii" in law.describe(tolerance=1e-8)
+    Y = torch.randn(20, 9, 9, generator=g, dtype=torch.float64)
+    assert torch.allclose(law(X=Y), law_of(Y), rtol=1e-10, atol=1e-10)
+    p = torch.randperm(9, generator=g)
+    assert torch.allclose(law(X=Y[:, p][:, :, p]), law(X=Y)[:, p], rtol=1e-12, atol=1e-12)
+
+
 @settings(max_examples=15, deadline=None)
 @given(seed=st.integers(0, 10_000), k=st.integers(1, 4))
 def test_random_sparse_laws_are_recovered_exactly(seed, k):

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ..basis import enumerate_basis
 from ..codegen.kinds import compile_kind
 from ..codegen.store import compile_module
 from ..errors import DataError, UnsupportedError
@@ -51,7 +52,8 @@ class SparsePolynomial(nn.Module):
     Every term is equivariant, so the model is, whatever its coefficients: under every group
     element (reflections and O(s,t) components included) and, for set families a{n}:1, under
     permutations of the members. Before `fit` every coefficient is zero. Indexed families need
-    concrete sizes (m[5]:0, or family_sizes={"m": 5}); set families run at any n.
+    concrete sizes (m[5]:0, or family_sizes={"m": 5}); set families run at any n, and so do S(n)
+    layers (S(5): X:2 -> 1, inputs (*batch, n, n) with n at least the terms' number of legs).
     """
 
     def __init__(self, signature: Signature | str, degree: int | tuple[int, ...], *,
@@ -67,8 +69,7 @@ class SparsePolynomial(nn.Module):
                                    f"tuple); write {first.name}[5]:{first.type} or pass "
                                    f"family_sizes={{'{first.name}': 5}}")
         self.signature, self.degree = sig, degree
-        compiled = compile_kind(sig, degree, "polynomial")
-        self.labels = tuple(_labels(compiled))
+        self.labels = tuple(_labels(sig, degree))
         self.n_coeffs = len(self.labels)
         if not self.n_coeffs:
             raise UnsupportedError(f"{sig} has no basis terms up to degree {degree}: nothing to fit; "
@@ -166,9 +167,12 @@ class SparsePolynomial(nn.Module):
         return f"signature='{self.signature}', degree={self.degree}, terms={self.n_coeffs} ({fitted})"
 
 
-def _labels(compiled) -> list[str]:
+def _labels(sig: Signature, degree) -> list[str]:
     """One label per coefficient, in the generated module's order: the term's formula, and the
-    index tuple J of its orbit for family terms."""
+    index tuple J of its orbit for family terms. S(n) layers have one coefficient per basis term."""
+    if sig.group.partition_diagrams:
+        return [formula(term) for term in enumerate_basis(sig, degree)]
+    compiled = compile_kind(sig, degree, "polynomial")
     labels = []
     for term, js in zip(compiled.terms, compiled.orbits):
         text = formula(term)
