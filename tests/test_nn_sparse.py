@@ -150,6 +150,15 @@ def test_bad_input_is_refused_with_an_example(call, error, words):
     assert isinstance(info.value, BasisCompilerError) and words in str(info.value)
 
 
+def test_a_hopeless_design_matrix_is_refused_before_allocating(monkeypatch):
+    import basis_compiler.nn.sparse as sparse
+    monkeypatch.setattr(sparse, "MAX_DESIGN_BYTES", 10_000)
+    law = SparsePolynomial("O(3): v:1 -> 1", degree=3)   # 2 terms: v and |v|² v
+    x = torch.randn(1000, 3, dtype=torch.float64)
+    with pytest.raises(DataError, match=r"random subset of at most 104 samples"):
+        law.fit({"v": x}, x)
+
+
 def test_symbolic_family_sizes_and_empty_bases_are_refused():
     with pytest.raises(UnsupportedError, match=r"family_sizes=\{'a': 5\}"):
         SparsePolynomial("O(3): a[n]:1 -> 1", degree=1)

@@ -37,6 +37,9 @@ from ..symbolic.signature import Signature
 
 HOLDOUT_EVERY = 5
 """Without validation data, samples 4, 9, 14, ... of the training set choose λ."""
+MAX_DESIGN_BYTES = 2 ** 31
+"""Largest design matrix `fit` builds (float64, rows x terms, twice: the terms and their
+reordered copy). Above it the fit is refused before anything is allocated."""
 
 
 class SparsePolynomial(nn.Module):
@@ -142,6 +145,12 @@ class SparsePolynomial(nn.Module):
             if not (isinstance(x, torch.Tensor) and x.is_floating_point()):
                 raise DataError(f"{what} input {name!r} must be a floating tensor, got "
                                 f"{getattr(x, 'dtype', type(x).__name__)}; convert it with {name}.double()")
+        if isinstance(target, torch.Tensor) and 16 * target.numel() * self.n_coeffs > MAX_DESIGN_BYTES:
+            keep = max(1, MAX_DESIGN_BYTES // (16 * self.n_coeffs * max(1, target.numel() // max(1, len(target)))))
+            raise DataError(f"the {what} design matrix would take {16 * target.numel() * self.n_coeffs / 2 ** 30:.1f} GiB "
+                            f"({target.numel():,} target entries x {self.n_coeffs} terms, float64, twice), over the "
+                            f"{MAX_DESIGN_BYTES / 2 ** 30:.0f} GiB limit (nn.sparse.MAX_DESIGN_BYTES); fit on a random "
+                            f"subset of at most {keep:,} samples, e.g. idx = torch.randperm(len(target))[:{keep}]")
         terms = self.terms(**{k: v.double() for k, v in inputs.items()})
         batch = terms.dim() - 1 - self.signature.output.order
         want = terms.shape[:batch] + terms.shape[batch + 1:]
