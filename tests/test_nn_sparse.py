@@ -159,6 +159,19 @@ def test_a_hopeless_design_matrix_is_refused_before_allocating(monkeypatch):
         law.fit({"v": x}, x)
 
 
+def test_non_finite_data_are_refused_and_vanishing_terms_give_the_zero_law():
+    law = SparsePolynomial("O(3): v:1 -> 1", degree=3)
+    x = torch.randn(20, 3, dtype=torch.float64)
+    bad = x.clone()
+    bad[3, 1] = float("nan")
+    with pytest.raises(DataError, match="NaN or infinite"):
+        law.fit({"v": bad}, x)
+    with pytest.raises(DataError, match="NaN or infinite"):
+        law.fit({"v": x}, bad)
+    law.fit({"v": torch.zeros(20, 3, dtype=torch.float64)}, x)   # every term is 0 at v = 0
+    assert torch.equal(law.coefficients, torch.zeros(2, dtype=torch.float64))
+
+
 def test_symbolic_family_sizes_and_empty_bases_are_refused():
     with pytest.raises(UnsupportedError, match=r"family_sizes=\{'a': 5\}"):
         SparsePolynomial("O(3): a[n]:1 -> 1", degree=1)

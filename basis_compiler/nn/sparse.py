@@ -158,7 +158,12 @@ class SparsePolynomial(nn.Module):
             raise DataError(f"{what} target must have shape {tuple(want)} (batch, then the output's axes) for these "
                             f"inputs, got {tuple(getattr(target, 'shape', ()))}")
         X = terms.movedim(batch, -1).reshape(-1, self.n_coeffs)
-        return X, target.double().reshape(-1).to(X.device)
+        y = target.double().reshape(-1).to(X.device)
+        if not (torch.isfinite(X).all() and torch.isfinite(y).all()):
+            raise DataError(f"the {what} inputs or target hold NaN or infinite values (or the terms overflow "
+                            "float64 on them); drop those samples first, e.g. keep = torch.isfinite(target)"
+                            f"{'.flatten(1).all(1)' if self.signature.output.order else ''}")
+        return X, y
 
     def describe(self, tolerance: float = 0.0) -> str:
         """The fitted law, one nonzero term per line: coefficient, then the term's formula (with
@@ -204,10 +209,12 @@ def _path(X: torch.Tensor, y: torch.Tensor, ratios: list[float], max_iter: int) 
     n, k = Xn.shape
     scale = np.sqrt(np.square(Xn).mean(0))
     live = scale > 0
+    if not live.any():  # every term vanishes on these inputs: the zero law is the only candidate
+        return [{"lasso": torch.zeros(k, dtype=X.dtype, device=X.device)} for _ in ratios]
     A = Xn[:, live] / scale[live]
     gram, corr = A.T @ A / n, A.T @ yn / n
-    step = 1.0 / float(np.linalg.eigvalsh(gram)[-1]) if live.any() else 1.0
-    lam_max = float(np.abs(corr).max()) if live.any() else 0.0
+    step = 1.0 / float(np.linalg.eigvalsh(gram)[-1])
+    lam_max = float(np.abs(corr).max())
     w = np.zeros(A.shape[1])
     path = []
 
