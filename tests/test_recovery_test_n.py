@@ -66,6 +66,9 @@ def test_the_learned_method_is_chosen_on_validation_not_test_accuracy():
     assert "0.700 (SVH-Perm)" in markdown_table(config, records)
     records[1] = _record("svh", 0.85, 0.95)
     assert validation_choice(config, summarize(config, records)) == {("BG", "identity"): "svh"}
+    three = GridConfig(samplings=("BG",), covariances=("identity",), methods=("sos1", "svh_diag", "svh", "svh_perm"))
+    with_diag = records + [_record("svh_diag", 0.86, 0.5)]
+    assert validation_choice(three, summarize(three, with_diag)) == {("BG", "identity"): "svh_diag"}
     one = GridConfig(samplings=("BG",), covariances=("identity",), methods=("sos1", "svh"))
     assert validation_choice(one, summarize(one, records[:2])) == {}
     assert "Chosen by validation" not in markdown_table(one, records[:2])

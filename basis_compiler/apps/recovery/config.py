@@ -21,8 +21,10 @@ SIZE_AGNOSTIC_METHODS = ("sos1", "sos2", "svh_perm")
 """Methods that run at any n (no weights tied to n), so they can be tested at another n than they
 were trained at (GridConfig.test_n)."""
 
-LEARNED_CHOICES = ("svh", "svh_perm")
-"""The learned methods the tables' "chosen by validation" column picks from, per setting."""
+LEARNED_CHOICES = ("svh_diag", "svh", "svh_perm")
+"""The learned methods the tables' "chosen by validation" column picks from, per setting (those
+of them the grid runs, when it runs two or more): the paper's two and SVH-Perm, so that each kind
+of covariance has its own specialist among the candidates (SVH-Diag for diagonal ones)."""
 
 PAPER_METHODS = METHOD_NAMES[:5]
 """The paper's methods: a grid's default (add svh_perm with --methods)."""
