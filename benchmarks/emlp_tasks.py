@@ -1,4 +1,4 @@
-"""The three EMLP-paper regression tasks (docs/emlp_tasks.md): EquivariantNet vs a plain MLP.
+"""The three EMLP-paper regression tasks (docs/emlp_tasks.md): EquivariantNet and SparsePolynomial vs a plain MLP.
 
     PYTHONPATH=. python benchmarks/emlp_tasks.py [--preset quick|paper] [--out DIR] [--workers N] [--trials T]
 
@@ -16,7 +16,7 @@ from basis_compiler.apps.emlp_tasks.runner import PRESETS, preset, run
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--preset", choices=sorted(PRESETS), default="quick",
-                        help="quick: sizes 30/300/3000, 3 trials, 3 weight decays per model (~4 min on 2 CPUs); paper: 30 to 10000")
+                        help="quick: sizes 30/300/3000, 3 trials, 3 weight decays per gradient-trained model (~4 min on 2 CPUs); paper: 30 to 10000")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/emlp_tasks"))
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--trials", type=int)
