@@ -92,6 +92,11 @@ def test_runner_resumes_and_reports(tmp_path):
     second = run(config, tmp_path, workers=1)
     assert second[0] == json.loads(lines[0])  # kept, not rerun
     assert {p.suffix for p in tmp_path.iterdir()} >= {".md", ".csv", ".tex", ".png", ".jsonl"}
+    # one trial has no spread: the tables say so instead of printing ± 0
+    md, tex = (tmp_path / "materials.md").read_text(), (tmp_path / "materials.tex").read_text()
+    assert "±" not in md.split("\n", 2)[2] and "\\pm" not in tex and "over 1 trial)" in md
+    row = (tmp_path / "materials.csv").read_text().splitlines()[1].split(",")
+    assert row[5] == "" and row[7] == ""   # test_std, rotated_std
 
 
 def test_more_trials_resume_a_run_with_fewer(tmp_path, capsys):

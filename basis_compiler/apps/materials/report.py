@@ -21,7 +21,7 @@ def summarize(records: list[dict]) -> dict:
     for key, rs in cells.items():
         def ms(field):
             xs = [r[field] for r in rs]
-            return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else 0.0)
+            return statistics.fmean(xs), (statistics.stdev(xs) if len(xs) > 1 else None)  # no spread from one
         out[key] = {"test": ms("test_error"), "rotated": ms("rotated_error"), "seconds": ms("seconds"),
                     "parameters": rs[0]["parameters"], "trials": len(rs)}
     return out
@@ -37,14 +37,23 @@ def _rows(config, records):
                     yield law, size, method, c
 
 
+def _pm(value: tuple, tex: bool = False) -> str:
+    """mean ± std, or the mean alone when there is no spread (one trial)."""
+    mean, std = value
+    if std is None:
+        return f"{mean:.2e}"
+    return f"{mean:.2e} \\pm {std:.1e}" if tex else f"{mean:.2e} ± {std:.1e}"
+
+
 def markdown(config, records, seconds: float) -> str:
-    lines = [f"# Materials: learning S(C), relative Frobenius test error (mean ± std over {config.trials} trials)",
+    over = "over 1 trial" if config.trials == 1 else f"mean ± std over {config.trials} trials"
+    lines = [f"# Materials: learning S(C), relative Frobenius test error ({over})",
              "", f"Settings: {config.settings()}; wall time of this invocation {seconds:.0f} s.", "",
              "| law | n train | model | params | test error | rotated test error | train s |",
              "|---|---:|---|---:|---:|---:|---:|"]
     for law, size, method, c in _rows(config, records):
-        lines.append(f"| {law} | {size} | {LABELS[method]} | {c['parameters']:,} | {c['test'][0]:.2e} ± {c['test'][1]:.1e} "
-                     f"| {c['rotated'][0]:.2e} ± {c['rotated'][1]:.1e} | {c['seconds'][0]:.1f} |")
+        lines.append(f"| {law} | {size} | {LABELS[method]} | {c['parameters']:,} | {_pm(c['test'])} "
+                     f"| {_pm(c['rotated'])} | {c['seconds'][0]:.1f} |")
     return "\n".join(lines) + "\n"
 
 
@@ -54,8 +63,9 @@ def table_csv(config, records) -> str:
     w.writerow(["law", "size", "method", "parameters", "test_mean", "test_std", "rotated_mean", "rotated_std",
                 "seconds_mean", "trials"])
     for law, size, method, c in _rows(config, records):
-        w.writerow([law, size, method, c["parameters"], f"{c['test'][0]:.6g}", f"{c['test'][1]:.6g}",
-                    f"{c['rotated'][0]:.6g}", f"{c['rotated'][1]:.6g}", f"{c['seconds'][0]:.3g}", c["trials"]])
+        std = [f"{c[k][1]:.6g}" if c[k][1] is not None else "" for k in ("test", "rotated")]
+        w.writerow([law, size, method, c["parameters"], f"{c['test'][0]:.6g}", std[0],
+                    f"{c['rotated'][0]:.6g}", std[1], f"{c['seconds'][0]:.3g}", c["trials"]])
     return buf.getvalue()
 
 
@@ -63,7 +73,7 @@ def latex(config, records) -> str:
     lines = [r"\begin{tabular}{llrrr}", r"\toprule", r"law & $n$ & model & test error & rotated \\", r"\midrule"]
     for law, size, method, c in _rows(config, records):
         lines.append(f"{law.replace('_', ' ')} & {size} & {LABELS[method]} & "
-                     f"${c['test'][0]:.2e} \\pm {c['test'][1]:.1e}$ & ${c['rotated'][0]:.2e} \\pm {c['rotated'][1]:.1e}$ \\\\")
+                     f"${_pm(c['test'], tex=True)}$ & ${_pm(c['rotated'], tex=True)}$ \\\\")
     lines += [r"\bottomrule", r"\end{tabular}"]
     return "\n".join(lines) + "\n"
 
@@ -81,7 +91,7 @@ def plot(config, records, path: Path) -> None:
                 pts = [(s, cells[(law, s, method)][field]) for s in config.sizes if (law, s, method) in cells]
                 if not pts:
                     continue
-                line = ax.errorbar([p[0] for p in pts], [p[1][0] for p in pts], yerr=[p[1][1] for p in pts],
+                line = ax.errorbar([p[0] for p in pts], [p[1][0] for p in pts], yerr=[p[1][1] or 0.0 for p in pts],
                                    fmt=style, capsize=3, label=f"{LABELS[method]} ({field})")
                 if field == "rotated":
                     line[0].set_alpha(0.6)

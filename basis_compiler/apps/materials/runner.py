@@ -62,7 +62,7 @@ class Config:
 
 
 PRESETS = {
-    "quick": Config(sizes=(100, 1000), trials=2, n_val=1000, n_test=1000, epochs=30, min_steps=20),
+    "quick": Config(sizes=(100, 1000), trials=1, n_val=1000, n_test=1000, epochs=30, min_steps=20),
     "paper": Config(),
 }
 
