@@ -14,7 +14,7 @@ from hypothesis import given, settings, strategies as st
 from basis_compiler.apps.emlp_tasks.data import inertia, particle_interaction
 from basis_compiler.errors import BasisCompilerError, DataError, UnsupportedError
 from basis_compiler.nn import SparsePolynomial
-from basis_compiler.testing import assert_equivariant
+from basis_compiler.testing import assert_equivariant, random_inputs
 
 
 def _relative_mse(prediction, target) -> float:
@@ -120,6 +120,34 @@ def test_random_sparse_laws_are_recovered_exactly(seed, k):
 
     law = SparsePolynomial(sig, degree=2).double().fit(*draw(25), validation=draw(50))
     assert torch.allclose(law.coefficients.double(), truth.coefficients.double(), atol=1e-6)
+
+
+SIGNATURES = ["O(3): v:1, X:2s -> 1", "SO(3): u:1, v:1 -> 1", "O(1,3): p:1, F:2a -> 1", "Sp(4): q:1, p:1 -> 0",
+              "O(2): a[3]:1 -> 2s", "SO(2): v:1, w:1 -> 2a"]
+
+
+@settings(max_examples=20, deadline=None)
+@given(index=st.integers(0, len(SIGNATURES) - 1), seed=st.integers(0, 10_000), k=st.integers(1, 3))
+def test_sparse_laws_of_many_signatures_are_recovered(index, seed, k):
+    """Over groups, parities, symmetries and families: a law with k nonzero coefficients among the
+    terms up to degree 2 comes back from three times as many target entries as terms."""
+    sig = SIGNATURES[index]
+    rng = np.random.default_rng(seed)
+    truth = SparsePolynomial(sig, degree=2)
+    w = torch.zeros(truth.n_coeffs, dtype=torch.float64)
+    chosen = rng.choice(truth.n_coeffs, size=min(k, truth.n_coeffs), replace=False)
+    w[chosen] = torch.tensor(rng.uniform(0.5, 2, len(chosen)) * rng.choice([-1, 1], len(chosen)))
+    with torch.no_grad():
+        truth.layer.weight.copy_(w[None])
+
+    def draw(batch):
+        inputs = {name: torch.tensor(x) for name, x in random_inputs(sig, rng, batch=batch).items()}
+        return inputs, truth(**inputs).detach()
+
+    per_sample = draw(1)[1].numel()
+    n = max(8, -(-3 * truth.n_coeffs // per_sample))
+    law = SparsePolynomial(sig, degree=2).fit(*draw(n), validation=draw(n))
+    assert torch.allclose(law.coefficients, w, atol=1e-6), law.describe(1e-9)
 
 
 def test_state_dict_round_trip(inertia_law):
