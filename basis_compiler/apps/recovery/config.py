@@ -23,8 +23,9 @@ were trained at (GridConfig.test_n)."""
 
 LEARNED_CHOICES = ("svh_diag", "svh", "svh_perm")
 """The learned methods the tables' "chosen by validation" column picks from, per setting (those
-of them the grid runs, when it runs two or more): the paper's two and SVH-Perm, so that each kind
-of covariance has its own specialist among the candidates (SVH-Diag for diagonal ones)."""
+of them the grid runs; the column appears when SVH-Perm runs with another, report.choice_shown):
+the paper's two and SVH-Perm, so that each kind of covariance has its own specialist among the
+candidates (SVH-Diag for diagonal ones)."""
 
 PAPER_METHODS = METHOD_NAMES[:5]
 """The paper's methods: a grid's default (add svh_perm with --methods)."""

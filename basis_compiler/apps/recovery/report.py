@@ -81,10 +81,11 @@ def summarize(config: GridConfig, records: list[dict]) -> dict[tuple[str, str, s
 
 
 def validation_choice(config: GridConfig, cells) -> dict[tuple[str, str], str]:
-    """Per setting, the learned method of LEARNED_CHOICES (when the grid runs two or more) with the
-    best mean validation accuracy over its trials: a choice that never looks at test data."""
+    """Per setting, the learned method of LEARNED_CHOICES with the best mean validation accuracy
+    over its trials: a choice that never looks at test data. Only for grids that run SVH-Perm with
+    another of them (choice_shown): the paper's own grids keep the paper's columns."""
     learned = [m for m in config.methods if m in LEARNED_CHOICES]
-    if len(learned) < 2:
+    if not choice_shown(config):
         return {}
     out = {}
     for s in config.samplings:
@@ -93,6 +94,12 @@ def validation_choice(config: GridConfig, cells) -> dict[tuple[str, str], str]:
             if len(done) == len(learned):
                 out[(s, c)] = max(done, key=lambda m: cells[(s, c, m)].val_accuracy)
     return out
+
+
+def choice_shown(config: GridConfig) -> bool:
+    """Whether the tables get the "Chosen by validation" column: the grid runs SVH-Perm (beyond
+    the paper) and at least one other learned method of LEARNED_CHOICES."""
+    return "svh_perm" in config.methods and len([m for m in config.methods if m in LEARNED_CHOICES]) >= 2
 
 
 def _best(config: GridConfig, cells, s: str, c: str) -> set[str]:
@@ -116,9 +123,9 @@ def markdown_table(config: GridConfig, records: list[dict]) -> str:
     """The main table: rows sampling x covariance, columns methods, test accuracy, best in bold."""
     cells = summarize(config, records)
     chosen = validation_choice(config, cells)
-    learned = [m for m in config.methods if m in LEARNED_CHOICES]
+    shown = choice_shown(config)
     head = ["Sampling", "Covariance"] + [METHOD_LABELS[m] for m in config.methods]
-    head += ["Chosen by validation"] if len(learned) >= 2 else []
+    head += ["Chosen by validation"] if shown else []
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|"]
     for s in config.samplings:
         for c in config.covariances:
@@ -127,7 +134,7 @@ def markdown_table(config: GridConfig, records: list[dict]) -> str:
             for m in config.methods:
                 text = _cell_text(cells.get((s, c, m)), " ± ")
                 row.append(f"**{text}**" if m in best else text)
-            if len(learned) >= 2:
+            if shown:
                 m = chosen.get((s, c))
                 row.append("–" if m is None else f"{_cell_text(cells[(s, c, m)], ' ± ')} ({METHOD_LABELS[m]})")
             lines.append("| " + " | ".join(row) + " |")
