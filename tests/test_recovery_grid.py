@@ -318,3 +318,16 @@ def test_progress_bar_redraws_on_a_terminal():
     bar.done("BG/identity/svh#0")
     bar.close()
     assert "\r" in stream.getvalue() and "1/3" in stream.getvalue()
+
+
+def test_max_tasks_zero_writes_the_tables_of_an_interrupted_run(tmp_path, capsys):
+    """--max-tasks 0 runs nothing: the tables of what is saved, missing cells shown as –."""
+    assert main(SOS_ARGS + ["--out", str(tmp_path), "--max-tasks", "1", "--workers", "1"]) == 0
+    saved = (tmp_path / RESULTS_FILE).read_text()
+    (tmp_path / "recovery.md").unlink()
+    capsys.readouterr()
+    assert main(SOS_ARGS + ["--out", str(tmp_path), "--max-tasks", "0", "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ran 0 task(s)" in out and "incomplete: 3 task(s) missing" in out
+    assert (tmp_path / RESULTS_FILE).read_text() == saved
+    assert "–" in (tmp_path / "recovery.md").read_text()

@@ -208,8 +208,9 @@ def check_run_options(workers, max_tasks=None) -> None:
     """DataError for an unusable worker count or task limit (before any folder is made)."""
     if not is_int(workers) or workers < 1:
         raise DataError(f"workers must be an int >= 1, got {workers!r} (e.g. workers=2)")
-    if max_tasks is not None and (not is_int(max_tasks) or max_tasks < 1):
-        raise DataError(f"max_tasks must be an int >= 1 or None, got {max_tasks!r} (e.g. max_tasks=5)")
+    if max_tasks is not None and (not is_int(max_tasks) or max_tasks < 0):
+        raise DataError(f"max_tasks must be an int >= 0 or None, got {max_tasks!r} (e.g. max_tasks=5; 0 only "
+                        "writes the tables of the saved results)")
 
 
 def run_grid(
@@ -224,7 +225,8 @@ def run_grid(
     """Run the missing tasks of a grid (resuming OUT/results.jsonl), then write the tables and figure.
 
     workers > 1 runs tasks in spawned processes; results equal a serial run's. max_tasks stops
-    after that many new tasks (the rest stay missing; rerun to resume). Bad saved lines are moved
+    after that many new tasks (the rest stay missing; rerun to resume); max_tasks=0 runs none and
+    only writes the tables of what is saved (missing cells shown as –), e.g. while a run goes on. Bad saved lines are moved
     to OUT/results.rejected.jsonl with a message on stderr (results.load_results).
     """
     config.validate()

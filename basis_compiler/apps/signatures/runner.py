@@ -118,8 +118,9 @@ def run_grid(config: Config, out: Path | str, max_tasks: int | None = None, fres
              progress: bool = True, command: str = "") -> Run:
     """Run the missing tasks (resuming OUT/results.jsonl), then write the tables and figure."""
     config.validate()
-    if max_tasks is not None and (isinstance(max_tasks, bool) or not isinstance(max_tasks, int) or max_tasks < 1):
-        raise DataError(f"max_tasks must be an int >= 1 or None, got {max_tasks!r}; e.g. max_tasks=4")
+    if max_tasks is not None and (isinstance(max_tasks, bool) or not isinstance(max_tasks, int) or max_tasks < 0):
+        raise DataError(f"max_tasks must be an int >= 0 or None, got {max_tasks!r}; e.g. max_tasks=4 (0 only writes "
+                        "the tables of the saved results)")
     out = Path(out)
     try:
         out.mkdir(parents=True, exist_ok=True)
