@@ -226,8 +226,9 @@ def run_grid(
 
     workers > 1 runs tasks in spawned processes; results equal a serial run's. max_tasks stops
     after that many new tasks (the rest stay missing; rerun to resume); max_tasks=0 runs none and
-    only writes the tables of what is saved (missing cells shown as –), e.g. while a run goes on. Bad saved lines are moved
-    to OUT/results.rejected.jsonl with a message on stderr (results.load_results).
+    only writes the tables of what is saved (missing cells shown as –), e.g. while a run goes on.
+    Bad saved lines are moved to OUT/results.rejected.jsonl with a message on stderr
+    (results.load_results).
     """
     config.validate()
     check_run_options(workers, max_tasks)
