@@ -80,6 +80,7 @@ def test_tiny_end_to_end_run(tmp_path, rng):
     md = (tmp_path / "emlp_tasks.md").read_text()
     assert "torch" in md and "git commit" in md and "Goal" in md and "chosen by validation: " in md
     assert run(config, tmp_path, workers=1) == records   # resumed, nothing rerun
+    assert "no task run by this invocation" in (tmp_path / "emlp_tasks.md").read_text()  # not "0 s"
     # the trained-for-a-moment equivariant model of the inertia task is equivariant under O(3)
     task = data.TASKS["inertia"]
     inputs, y = _draw("inertia", n=32)

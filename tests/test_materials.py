@@ -92,6 +92,9 @@ def test_runner_resumes_and_reports(tmp_path):
     second = run(config, tmp_path, workers=1)
     assert second[0] == json.loads(lines[0])  # kept, not rerun
     assert {p.suffix for p in tmp_path.iterdir()} >= {".md", ".csv", ".tex", ".png", ".jsonl"}
+    assert "wall time of this invocation" in (tmp_path / "materials.md").read_text()
+    run(config, tmp_path, workers=1)   # everything saved: the tables are rewritten, no wall time claimed
+    assert "no task run by this invocation" in (tmp_path / "materials.md").read_text()
     # one trial has no spread: the tables say so instead of printing ± 0
     md, tex = (tmp_path / "materials.md").read_text(), (tmp_path / "materials.tex").read_text()
     assert "±" not in md.split("\n", 2)[2] and "\\pm" not in tex and "over 1 trial)" in md

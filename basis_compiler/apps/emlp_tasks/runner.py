@@ -30,6 +30,7 @@ import torch
 
 from ...errors import DataError
 from ...files import append_line, write_text
+from ..common import invocation_time
 from .data import TASKS, task
 from .training import MODELS, train_task
 
@@ -155,7 +156,7 @@ def run(config: Config, out: Path, workers: int = 1) -> list[dict]:
         for i in pending:
             finish(run_one(config, i))
     records = [done[i] for i in items]
-    write_reports(config, records, out, time.monotonic() - began, workers)
+    write_reports(config, records, out, time.monotonic() - began if pending else None, workers)
     return records
 
 
@@ -193,11 +194,11 @@ def goal(config: Config, cells: dict, model: str = "equivariant") -> dict[str, b
                       for s in config.sizes) for name in config.tasks}
 
 
-def markdown(config: Config, records: list[dict], seconds: float, workers: int) -> str:
+def markdown(config: Config, records: list[dict], seconds: float | None, workers: int) -> str:
     cells = summarize(records)
     lines = [f"# EMLP tasks: test MSE (mean ± std over {config.trials} trials)", "",
              f"Settings: {config.fingerprint()}; torch {torch.__version__}, git commit {git_commit()}, "
-             f"{workers} worker(s) x 1 torch thread, wall time of this invocation {seconds:.0f} s.", "",
+             f"{workers} worker(s) x 1 torch thread, {invocation_time(seconds)}.", "",
              "| task | n train | model | params | test MSE | relative MSE | train s | MLP / this |",
              "|---|---:|---|---:|---:|---:|---:|---:|"]
     rows = [*config.models, "chosen"]
@@ -260,7 +261,8 @@ def plot(config: Config, records: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def write_reports(config: Config, records: list[dict], out: Path, seconds: float, workers: int) -> dict[str, Path]:
+def write_reports(config: Config, records: list[dict], out: Path, seconds: float | None,
+                  workers: int) -> dict[str, Path]:
     paths = {ext: Path(out) / f"emlp_tasks.{ext}" for ext in ("md", "csv", "png")}
     write_text(paths["md"], markdown(config, records, seconds, workers))
     write_text(paths["csv"], table_csv(config, records))

@@ -8,6 +8,7 @@ import statistics
 from pathlib import Path
 
 from ...files import write_text
+from ..common import invocation_time
 
 LABELS = {"eig_mlp": "(a) Eig-MLP", "eig_deepsets": "(b) Eig-DeepSets", "voigt_mlp": "(c) Voigt MLP",
           "voigt_aug": "(d) Voigt MLP + 4x rot.", "equivariant": "(e) EquivariantNet"}
@@ -45,10 +46,10 @@ def _pm(value: tuple, tex: bool = False) -> str:
     return f"{mean:.2e} \\pm {std:.1e}" if tex else f"{mean:.2e} ± {std:.1e}"
 
 
-def markdown(config, records, seconds: float) -> str:
+def markdown(config, records, seconds: float | None) -> str:
     over = "over 1 trial" if config.trials == 1 else f"mean ± std over {config.trials} trials"
     lines = [f"# Materials: learning S(C), relative Frobenius test error ({over})",
-             "", f"Settings: {config.settings()}; wall time of this invocation {seconds:.0f} s.", "",
+             "", f"Settings: {config.settings()}; {invocation_time(seconds)}.", "",
              "| law | n train | model | params | test error | rotated test error | train s |",
              "|---|---:|---|---:|---:|---:|---:|"]
     for law, size, method, c in _rows(config, records):
@@ -105,7 +106,7 @@ def plot(config, records, path: Path) -> None:
     plt.close(fig)
 
 
-def write_reports(config, records, out: Path, seconds: float) -> dict[str, Path]:
+def write_reports(config, records, out: Path, seconds: float | None) -> dict[str, Path]:
     out = Path(out)
     paths = {ext: out / f"materials.{ext}" for ext in ("md", "csv", "tex", "png")}
     write_text(paths["md"], markdown(config, records, seconds))

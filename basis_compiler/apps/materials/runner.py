@@ -157,5 +157,5 @@ def run(config: Config, out: Path, workers: int = 1) -> list[dict]:
         for t in pending:
             finish(run_one(config, t))
     records = [done[t] for t in tasks(config)]
-    write_reports(config, records, out, seconds=time.monotonic() - began)
+    write_reports(config, records, out, seconds=time.monotonic() - began if pending else None)
     return records
