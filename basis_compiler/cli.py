@@ -153,6 +153,9 @@ def _cmd_recover(args) -> int:
     return 0
 
 
+MAX_TASKS_HELP = "stop after this many new tasks (resume later); 0 runs none and only writes the tables of the saved results"
+"""--max-tasks of recover, sweep and signatures (their runners share its meaning)."""
+
 _SWEEP_KINDS = {"names": _names, "int": int, "float": float, "int_or_none": _max_epochs}
 
 
@@ -242,7 +245,7 @@ def _add_sweep_parser(sub) -> None:
                        "ray://HOST:PORT (Ray Client); default: RAY_ADDRESS if set, else a new local Ray instance")
         p.add_argument("--device", help="torch device of training tasks: cpu, cuda or cuda:N (default: cuda when "
                        "available); recorded in the results")
-        p.add_argument("--max-tasks", dest="max_tasks", type=int, help="stop after this many new tasks (resume later); 0 runs none and only writes the tables of the saved results")
+        p.add_argument("--max-tasks", dest="max_tasks", type=int, help=MAX_TASKS_HELP)
         p.add_argument("--fresh", action="store_true", help="discard results saved in OUT instead of resuming")
         p.add_argument("--no-progress", dest="no_progress", action="store_true",
                        help="no progress on stderr (by default a bar on a terminal, a line every 30 s otherwise)")
@@ -343,7 +346,7 @@ def _add_signatures_parser(sub) -> None:
     sig.add_argument("--min-steps", dest="min_steps", type=int, help="override the preset's minimum optimizer steps")
     sig.add_argument("--n-val", dest="n_val", type=int, help="validation curves (best epoch)")
     sig.add_argument("--n-test", dest="n_test", type=int, help="test curves (reported errors)")
-    sig.add_argument("--max-tasks", dest="max_tasks", type=int, help="stop after this many new tasks (resume later); 0 runs none and only writes the tables of the saved results")
+    sig.add_argument("--max-tasks", dest="max_tasks", type=int, help=MAX_TASKS_HELP)
     sig.add_argument("--fresh", action="store_true", help="discard results saved in OUT instead of resuming")
     sig.add_argument("--no-progress", dest="no_progress", action="store_true", help="no progress lines on stderr")
     sig.set_defaults(run=_cmd_signatures)
@@ -442,7 +445,7 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--workers", type=int, help="parallel processes; results equal a serial run. Default: the "
                      "CPUs this process may use (affinity mask, cgroup quota) less one for the driver, divided by the torch threads per "
                      "task (1), at least 1")
-    rec.add_argument("--max-tasks", dest="max_tasks", type=int, help="stop after this many new tasks (resume later); 0 runs none and only writes the tables of the saved results")
+    rec.add_argument("--max-tasks", dest="max_tasks", type=int, help=MAX_TASKS_HELP)
     rec.add_argument("--fresh", action="store_true", help="discard results saved in OUT instead of resuming")
     rec.add_argument("--no-progress", dest="no_progress", action="store_true",
                      help="no progress on stderr (by default a bar on a terminal, a plain line every 30 s otherwise)")

@@ -18,6 +18,8 @@ import io
 import json
 from pathlib import Path
 
+from basis_compiler.files import write_text
+
 GOAL = 0.03
 """The largest acceptable accuracy lost by testing at another n than the training one."""
 
@@ -52,7 +54,7 @@ def main(argv=None) -> int:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerows([columns, *rows])
     a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "transfer.csv").write_text(buf.getvalue())
+    write_text(a.out / "transfer.csv", buf.getvalue())  # atomic: no half-written table
     lines = [f"# SVH-Perm trained at n = {train_n}, tested at n = {test_n}", "",
              f"Test accuracy mean ⟨v0, v̂⟩² on the same n = {test_n} test set; goal: within {GOAL} of the model "
              f"trained at n = {test_n}. From `{a.here}` and `{a.elsewhere}`.", "",
@@ -61,7 +63,7 @@ def main(argv=None) -> int:
     for s, c, t, sos, same, other, diff, _ in rows:
         sos_text = "–" if sos is None else f"{sos:.3f}"
         lines.append(f"| {s} | {c} | {t} | {sos_text} | {same:.3f} | {other:.3f} | {diff:+.3f} |")
-    (a.out / "transfer.md").write_text("\n".join(lines) + "\n")
+    write_text(a.out / "transfer.md", "\n".join(lines) + "\n")
     print("\n".join(lines))
     print(f"wrote {a.out / 'transfer.md'} and {a.out / 'transfer.csv'}")
     return 0

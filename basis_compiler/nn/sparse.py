@@ -34,6 +34,7 @@ from ..codegen.store import compile_module
 from ..errors import DataError, UnsupportedError
 from ..inspect.formulas import formula
 from ..symbolic.signature import Signature
+from .pieces import batch_shape
 
 HOLDOUT_EVERY = 5
 """Without validation data, samples 4, 9, 14, ... of the training set choose λ."""
@@ -121,7 +122,7 @@ class SparsePolynomial(nn.Module):
             choice = _choose(_path(X, y, ratios, max_iter), Xv, yv)
             w = choice.pop("w")
         else:
-            per_sample = y.numel() // _samples(inputs, self.signature)
+            per_sample = y.numel() // batch_shape(self.signature, inputs).numel()
             sample = torch.arange(y.numel()) // per_sample
             held = sample % HOLDOUT_EVERY == HOLDOUT_EVERY - 1
             if not held.any() or held.all():
@@ -192,12 +193,6 @@ def _labels(sig: Signature, degree) -> list[str]:
         text = formula(term)
         labels += [text if j == () else f"{text}, J = {j}" for j in js]
     return labels
-
-
-def _samples(inputs: dict, sig: Signature) -> int:
-    spec = sig.inputs[0]
-    x = inputs[spec.name]
-    return math.prod(x.shape[: x.dim() - spec.type.order - int(spec.is_family)])
 
 
 def _path(X: torch.Tensor, y: torch.Tensor, ratios: list[float], max_iter: int) -> list[dict[str, torch.Tensor]]:
