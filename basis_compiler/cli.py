@@ -457,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
                          "trials (formulas in basis_compiler/apps/materials/laws.py). Every finished task is "
                          "appended to OUT/results.jsonl; rerunning with the same --out resumes.")
     mat_mode = mat.add_mutually_exclusive_group()
-    mat_mode.add_argument("--quick", action="store_true", help="sizes 100 and 1000, 1 trial: about 3 minutes on 2 CPUs (default; --trials 2 for a spread)")
+    mat_mode.add_argument("--quick", action="store_true", help="sizes 100 and 1000, 1 trial: about 1.5 minutes on 2 CPUs (default; --trials 2 for a spread)")
     mat_mode.add_argument("--paper", action="store_true", help="sizes 100/1000/20000, 3 trials, validation and test sets of 4000")
     mat.add_argument("--out", type=Path, help="output folder (default: a new materials_runs/MODE-DATE-TIME)")
     mat.add_argument("--workers", type=int, help="parallel processes (default: the usable CPUs)")

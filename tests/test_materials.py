@@ -53,10 +53,12 @@ def test_deformations_are_in_range():
     assert stretches.max() <= bound + 1e-9 and stretches.min() >= 1 / bound - 1e-9
 
 
-@pytest.mark.parametrize("method", ["eig_mlp", "eig_deepsets", "equivariant"])
-def test_equivariant_models(method, rng):
+@pytest.mark.parametrize("method, options", [("eig_mlp", {}), ("eig_deepsets", {}), ("equivariant", {}),
+                                             ("eig_deepsets", {"width": 16}),
+                                             ("equivariant", {"width": 16, "shortcut": True})])
+def test_equivariant_models(method, options, rng):
     torch.manual_seed(0)
-    model = build(method).double()
+    model = build(method, **options).double()
     C = laws.make_split("neo_hookean", 64, torch.Generator().manual_seed(3))[0]
     if hasattr(model, "calibrate"):
         model.calibrate(C)
@@ -100,6 +102,25 @@ def test_runner_resumes_and_reports(tmp_path):
     assert "±" not in md.split("\n", 2)[2] and "\\pm" not in tex and "over 1 trial)" in md
     row = (tmp_path / "materials.csv").read_text().splitlines()[1].split(",")
     assert row[5] == "" and row[7] == ""   # test_std, rotated_std
+
+
+def test_widths_reach_the_models_and_a_folder_of_other_widths_is_refused(tmp_path):
+    from basis_compiler.apps.materials.models import MODEL_OPTIONS, parameter_count
+    from basis_compiler.errors import DataError
+    assert MODEL_OPTIONS["equivariant"] == {"width": 32, "shortcut": False}
+    default, wide = build("equivariant"), build("equivariant", width=64, shortcut=True)
+    assert default.net.shortcut is None and wide.net.shortcut is not None
+    # two hidden layers: 5 features -> w -> w -> 3 coefficients, plus the 5 -> 3 shortcut
+    assert parameter_count(wide) - parameter_count(default) == (64 - 32) * (5 + 64 + 32 + 1 + 1 + 3) + 18
+    assert parameter_count(build("eig_mlp", width=16)) == (3 * 16 + 16) + (16 * 16 + 16) + (16 * 3 + 3)
+    other = {**MODEL_OPTIONS, "equivariant": {"width": 8, "shortcut": True}}
+    small = Config(laws=("neo_hookean",), sizes=(20,), methods=("equivariant",), trials=1, n_val=20, n_test=20,
+                   epochs=1, min_steps=1, model_options=other)
+    record = run(small, tmp_path, workers=1)[0]
+    assert record["parameters"] == parameter_count(build("equivariant", width=8, shortcut=True))
+    assert record["config"]["model_options"]["equivariant"] == {"width": 8, "shortcut": True}
+    with pytest.raises(DataError, match="another configuration"):
+        run(Config(**{**small.__dict__, "model_options": MODEL_OPTIONS}), tmp_path, workers=1)
 
 
 def test_more_trials_resume_a_run_with_fewer(tmp_path, capsys):

@@ -7,8 +7,9 @@
 (d) voigt_aug    (c) trained on 4 randomly rotated copies of the training set
 (e) equivariant  EquivariantNet("O(3): C:2s -> 2s", degree=2, invariant_degree=3) whose MLP reads the
                  invariants tr C, tr C², tr C³ and two functions of them, ln det C and 1/det C
-                 (`volume_features`)
-(a), (b) and (e) are O(3)-equivariant for any weights; (c) and (d) are not.
+                 (`volume_features`); width EQUIVARIANT_WIDTH, no linear shortcut
+(a), (b) and (e) are O(3)-equivariant for any weights; (c) and (d) are not. Every model takes its
+width as an argument (benchmarks/materials_ablation.py compares widths on validation data).
 """
 
 from __future__ import annotations
@@ -19,6 +20,11 @@ from torch import nn
 from ...nn import EquivariantNet
 
 WIDTH = 64
+"""Hidden width of (a)-(d), as in the paper's code."""
+EQUIVARIANT_WIDTH = 32
+"""Hidden width of (e), without the linear shortcut: the lowest validation error of EquivariantNet
+over widths 16/32/64 with and without the shortcut, on both laws at 100 and 1000 samples (an
+ablation on validation data only; docs/materials.md, "Choosing the models' widths")."""
 METHODS = ("eig_mlp", "eig_deepsets", "voigt_mlp", "voigt_aug", "equivariant")
 _VOIGT = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))
 
@@ -34,9 +40,9 @@ def _mlp(n_in: int, n_out: int, width: int = WIDTH, depth: int = 2) -> nn.Sequen
 class EigMLP(nn.Module):
     """(a): σ = MLP(λ sorted ascending); reordering λ reorders V, so the map is well defined."""
 
-    def __init__(self):
+    def __init__(self, width: int = WIDTH):
         super().__init__()
-        self.mlp = _mlp(3, 3)
+        self.mlp = _mlp(3, 3, width)
 
     def forward(self, C):
         lam, V = torch.linalg.eigh(C)
@@ -47,10 +53,10 @@ class EigMLP(nn.Module):
 class EigDeepSets(nn.Module):
     """(b): σ_i = ρ(φ(λ_i), Σ_j φ(λ_j)): permutation-equivariant in the eigenvalues."""
 
-    def __init__(self):
+    def __init__(self, width: int = WIDTH):
         super().__init__()
-        self.phi = _mlp(1, WIDTH, depth=1)
-        self.rho = _mlp(2 * WIDTH, 1, depth=2)
+        self.phi = _mlp(1, width, width, depth=1)
+        self.rho = _mlp(2 * width, 1, width, depth=2)
 
     def forward(self, C):
         lam, V = torch.linalg.eigh(C)
@@ -63,9 +69,9 @@ class EigDeepSets(nn.Module):
 class VoigtMLP(nn.Module):
     """(c), (d): 6 Voigt components of C - I -> 6 components of S."""
 
-    def __init__(self):
+    def __init__(self, width: int = WIDTH):
         super().__init__()
-        self.mlp = _mlp(6, 6)
+        self.mlp = _mlp(6, 6, width)
         i, j = zip(*_VOIGT)
         self.register_buffer("i", torch.tensor(i), persistent=False)
         self.register_buffer("j", torch.tensor(j), persistent=False)
@@ -97,10 +103,10 @@ class Equivariant(nn.Module):
     """(e): EquivariantNet on "O(3): C:2s -> 2s" (generators I, C, C²; invariants tr C, tr C², tr C³,
     the MLP also reads ln det C and 1/det C: `volume_features`)."""
 
-    def __init__(self):
+    def __init__(self, width: int = EQUIVARIANT_WIDTH, shortcut: bool = False):
         super().__init__()
-        self.net = EquivariantNet("O(3): C:2s -> 2s", degree=2, invariant_degree=3, hidden=(WIDTH, WIDTH),
-                                  features=volume_features)
+        self.net = EquivariantNet("O(3): C:2s -> 2s", degree=2, invariant_degree=3, hidden=(width, width),
+                                  features=volume_features, shortcut=shortcut)
 
     def calibrate(self, C):
         """Normalisation constants from the training inputs (EquivariantNet.calibrate)."""
@@ -110,9 +116,16 @@ class Equivariant(nn.Module):
         return self.net(C=C)
 
 
-def build(method: str) -> nn.Module:
+MODEL_OPTIONS = {"eig_mlp": {"width": WIDTH}, "eig_deepsets": {"width": WIDTH}, "voigt_mlp": {"width": WIDTH},
+                 "voigt_aug": {"width": WIDTH}, "equivariant": {"width": EQUIVARIANT_WIDTH, "shortcut": False}}
+"""Each model's constructor options in the default grid (runner.Config.model_options): saved with
+every result, so a folder made with other widths is never silently mixed with this one."""
+
+
+def build(method: str, **options) -> nn.Module:
+    """The model of `method`; options (width, and shortcut for "equivariant") go to its constructor."""
     return {"eig_mlp": EigMLP, "eig_deepsets": EigDeepSets, "voigt_mlp": VoigtMLP, "voigt_aug": VoigtMLP,
-            "equivariant": Equivariant}[method]()
+            "equivariant": Equivariant}[method](**options)
 
 
 def parameter_count(model: nn.Module) -> int:

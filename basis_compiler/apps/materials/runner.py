@@ -10,13 +10,14 @@ stops the run (choose another --out). Progress: one line per finished task on st
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
 import multiprocessing
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -24,7 +25,7 @@ import torch
 from ...errors import DataError
 from ...files import append_line
 from .laws import LAWS
-from .models import METHODS
+from .models import METHODS, MODEL_OPTIONS
 from .report import write_reports
 from .training import make_data, train_task
 
@@ -46,6 +47,12 @@ class Config:
     optimizer: str = "lbfgs"
     loss: str = "relative"
     seed: int = 0
+    model_options: dict = field(default_factory=lambda: copy.deepcopy(MODEL_OPTIONS), hash=False)
+    """method -> its constructor options (widths; EquivariantNet's shortcut)."""
+
+    def recipe(self) -> dict:
+        """The training keywords of train_task that come from the configuration."""
+        return {"optimizer": self.optimizer, "loss": self.loss, "model_options": self.model_options}
 
     @property
     def n_train(self) -> int:
@@ -124,7 +131,7 @@ def run_one(config: Config, task: tuple) -> dict:
         _DATA.clear()
         _DATA[key] = make_data(law, config.n_train, config.n_val, config.n_test, derive_seed(config.seed, law, trial))
     result = train_task(method, _DATA[key], size, config.epochs, config.min_steps,
-                        derive_seed(config.seed, law, size, method, trial), optimizer=config.optimizer, loss=config.loss)
+                        derive_seed(config.seed, law, size, method, trial), **config.recipe())
     return {"law": law, "size": size, "method": method, "trial": trial, **result, "config": config.fingerprint()}
 
 

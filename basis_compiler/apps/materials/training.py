@@ -21,7 +21,7 @@ import torch
 
 from ...errors import DataError
 from .laws import haar_rotations, make_split, rotate
-from .models import build, parameter_count
+from .models import MODEL_OPTIONS, build, parameter_count
 
 AUGMENT_COPIES = 4
 OPTIMIZERS = ("lbfgs", "adam")
@@ -50,7 +50,10 @@ def _error(model, scale, C, S, batch=4096) -> float:
 
 
 def train_task(method: str, data: dict, size: int, epochs: int, min_steps: int, seed: int,
-               on_epoch=None, optimizer: str = "lbfgs", loss: str = "relative") -> dict:
+               on_epoch=None, optimizer: str = "lbfgs", loss: str = "relative", model_options: dict | None = None) -> dict:
+    """Train `method` on the first `size` training samples of `data` and report the errors of its
+    best-validation state. model_options: method -> constructor options (models.MODEL_OPTIONS,
+    the default; e.g. {"equivariant": {"width": 16, "shortcut": True}})."""
     if optimizer not in OPTIMIZERS or loss not in LOSSES:
         raise DataError(f"optimizer must be one of {', '.join(OPTIMIZERS)} and loss one of {', '.join(LOSSES)}, "
                         f"not {optimizer!r} / {loss!r}; e.g. optimizer='lbfgs', loss='relative'")
@@ -60,7 +63,7 @@ def train_task(method: str, data: dict, size: int, epochs: int, min_steps: int, 
         g = torch.Generator().manual_seed(seed + 1)
         Q = haar_rotations(AUGMENT_COPIES * size, g, reflections=True)
         C, S = rotate(Q, C.repeat(AUGMENT_COPIES, 1, 1)), rotate(Q, S.repeat(AUGMENT_COPIES, 1, 1))
-    model = build(method).double()
+    model = build(method, **(MODEL_OPTIONS if model_options is None else model_options).get(method, {})).double()
     if hasattr(model, "calibrate"):
         model.calibrate(C)
     scale = float(S.square().mean().sqrt())  # a positive constant: keeps every model's symmetry

@@ -183,12 +183,6 @@ def _materials_apply(config, point: dict):
     return config if size is None else replace(config, sizes=(size,))
 
 
-def _materials_recipe(config) -> dict:
-    """The training-recipe fields of a materials Config that train_task takes as keywords (run_one passes
-    the same ones); kept in step with runner.run_one by tests/test_sweep.py."""
-    return {k: getattr(config, k) for k in ("optimizer", "loss") if hasattr(config, k)}
-
-
 def _materials_plan(config):
     for name, values, valid in (("laws", config.laws, MATERIAL_LAWS), ("methods", config.methods, MATERIAL_METHODS)):
         bad = [v for v in values if v not in valid]
@@ -214,7 +208,7 @@ def _materials_run(config, task, device="cpu", progress=None) -> dict:
     seed = materials_runner.derive_seed
     data = make_material_data(law, config.n_train, config.n_val, config.n_test, seed(config.seed, law, trial))
     result = train_material_task(method, data, size, config.epochs, config.min_steps,
-                                 seed(config.seed, law, size, method, trial), **_materials_recipe(config))
+                                 seed(config.seed, law, size, method, trial), **config.recipe())
     return {"law": law, "size": size, "method": method, "trial": trial, **result, "config": config.fingerprint()}
 
 
