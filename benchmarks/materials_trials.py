@@ -16,7 +16,6 @@ Resumable: finished tasks are appended to OUT/results.jsonl (the runner's format
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import statistics
 import sys
@@ -25,8 +24,9 @@ from pathlib import Path
 
 from basis_compiler.apps.materials.models import METHODS
 from basis_compiler.apps.materials.report import LABELS
-from basis_compiler.apps.materials.runner import PRESETS, RESULTS, load, run_one
-from basis_compiler.files import append_line, write_text
+from basis_compiler.apps.materials.runner import PRESETS, load, record_problem, run_one
+from basis_compiler.apps.results_file import RESULTS_FILE, append_record
+from basis_compiler.files import write_text
 
 OURS = "equivariant"
 T_975 = {2: 12.706, 3: 4.303, 4: 3.182, 5: 2.776, 6: 2.571, 7: 2.447, 8: 2.365, 9: 2.306, 10: 2.262,
@@ -76,14 +76,14 @@ def main(argv=None) -> int:
     config = PRESETS["paper"]
     if a.size not in config.sizes or a.trials < 2:
         p.error(f"--size must be one of {config.sizes} and --trials at least 2, e.g. --size 100 --trials 10")
-    path = a.out / RESULTS
+    path = a.out / RESULTS_FILE
     done = load(path, config.fingerprint())
     todo = [(law, a.size, m, t) for law in config.laws for t in range(a.trials) for m in METHODS]
     began = time.monotonic()
     for i, task in enumerate(todo, 1):
         if task not in done:
             done[task] = run_one(config, task)
-            append_line(path, json.dumps(done[task], sort_keys=True, allow_nan=False), parents=True)
+            append_record(path, done[task], record_problem)
         print(f"materials_trials: {i}/{len(todo)} {task} test {done[task]['test_error']:.2e} "
               f"({time.monotonic() - began:.0f} s)", file=sys.stderr, flush=True)
     write_text(a.out / "trials.md", f"# Materials at {a.size} training samples: {a.trials} trials\n\n"

@@ -93,6 +93,14 @@ def test_runner_resumes_and_reports(tmp_path):
     (tmp_path / "results.jsonl").write_text(lines[0] + "\n{not json\n")
     second = run(config, tmp_path, workers=1)
     assert second[0] == json.loads(lines[0])  # kept, not rerun
+    rejected = [json.loads(x) for x in (tmp_path / "results.rejected.jsonl").read_text().splitlines()]
+    assert [(r["line"], r["text"]) for r in rejected] == [(2, "{not json")] and "not JSON" in rejected[0]["reason"]
+    # a record that parses but breaks the schema (a negative error) is moved aside too, and rerun
+    broken = {**second[1], "test_error": -1.0}
+    (tmp_path / "results.jsonl").write_text(lines[0] + "\n" + json.dumps(broken) + "\n")
+    third = run(config, tmp_path, workers=1)
+    assert third[1]["test_error"] == second[1]["test_error"]
+    assert "must be a finite number >= 0" in (tmp_path / "results.rejected.jsonl").read_text()
     assert {p.suffix for p in tmp_path.iterdir()} >= {".md", ".csv", ".tex", ".png", ".jsonl"}
     assert "wall time of this invocation" in (tmp_path / "materials.md").read_text()
     run(config, tmp_path, workers=1)   # everything saved: the tables are rewritten, no wall time claimed

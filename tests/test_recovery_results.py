@@ -7,7 +7,7 @@ import pytest
 
 from basis_compiler.apps.recovery.config import GridConfig
 from basis_compiler.apps.recovery.grid import run_grid
-from basis_compiler.apps.recovery.results import REJECTED_FILE, RESULTS_FILE
+from basis_compiler.apps.results_file import REJECTED_FILE, RESULTS_FILE
 from basis_compiler.files import append_line
 
 # SOS methods need no training: four tasks in well under a second.

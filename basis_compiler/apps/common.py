@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 
 def invocation_time(seconds: float | None) -> str:
     """The wall time of the run that wrote a table; None when it ran no task (tables rewritten
@@ -9,3 +12,17 @@ def invocation_time(seconds: float | None) -> str:
     if seconds is None:
         return "no task run by this invocation (tables written from the saved results)"
     return f"wall time of this invocation {seconds:.0f} s"
+
+
+def git_commit(where: Path | str | None = None) -> str:
+    """The commit of the checkout holding this package ('+dirty' if tracked files differ), or 'unknown'."""
+    where = Path(where) if where else Path(__file__).resolve().parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
+        if head.returncode:
+            return "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
+                               capture_output=True, text=True, timeout=10)
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"

@@ -17,10 +17,8 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import multiprocessing
 import statistics
-import subprocess
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -29,8 +27,10 @@ from pathlib import Path
 import torch
 
 from ...errors import DataError
-from ...files import append_line, write_text
-from ..common import invocation_time
+from ...files import write_text
+from ..common import git_commit, invocation_time
+from ..results_file import (CONFIG, COUNT, NONNEGATIVE, RESULTS_FILE, Schema, append_record, load_results, one_of,
+                            schema_problem)
 from .data import TASKS, task
 from .training import MODELS, train_task
 
@@ -105,36 +105,39 @@ def _star(args):
     return run_one(*args)
 
 
+RECORD_SCHEMA: Schema = {
+    "task": (*one_of(TASKS), "Inertia"),
+    "size": (*COUNT, 300),
+    "model": (*one_of(MODELS), "equivariant"),
+    "trial": (*COUNT, 0),
+    "test_mse": (*NONNEGATIVE, 1e-3),
+    "val_mse": (*NONNEGATIVE, 1e-3),
+    "parameters": (*COUNT, 236),
+    "seconds": (*NONNEGATIVE, 2.5),
+    "config": (*CONFIG, {"epochs": 100}),
+}
+"""What run_one writes (among other fields): field -> (check, what it must be, an example value)."""
+
+
+def record_problem(record) -> str | None:
+    """Why `record` is not a valid run record (None when it is); see RECORD_SCHEMA."""
+    return schema_problem(record, RECORD_SCHEMA)
+
+
+def run_key(record: dict) -> tuple:
+    return (record["task"], record["size"], record["model"], record["trial"])
+
+
 def load(path: Path, fingerprint: dict) -> dict:
-    done = {}
-    if path.exists():
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            try:
-                r = json.loads(line)
-                key = (r["task"], r["size"], r["model"], r["trial"])
-            except (ValueError, KeyError, TypeError):
-                print(f"emlp_tasks: {path} line {number} is not a valid result; its run is repeated", file=sys.stderr)
-                continue
-            if r.get("config") != fingerprint:
-                raise DataError(f"{path} line {number} was made with another configuration; use another --out, "
-                                f"e.g. --out emlp_runs/new")
-            done[key] = r
-    return done
-
-
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10,
-                             cwd=Path(__file__).parent)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
+    """Saved valid records by run (results_file.load_results: bad lines moved aside and rerun, a
+    record of another configuration refused)."""
+    return load_results(path, fingerprint, key=run_key, problem=record_problem)
 
 
 def run(config: Config, out: Path, workers: int = 1) -> list[dict]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "results.jsonl"
+    path = out / RESULTS_FILE
     done = load(path, config.fingerprint())
     items = grid(config)
     pending = [i for i in items if i not in done]
@@ -143,8 +146,8 @@ def run(config: Config, out: Path, workers: int = 1) -> list[dict]:
           file=sys.stderr, flush=True)
 
     def finish(r):
-        append_line(path, json.dumps(r, sort_keys=True), parents=True)
-        done[(r["task"], r["size"], r["model"], r["trial"])] = r
+        append_record(path, r, record_problem)
+        done[run_key(r)] = r
         print(f"emlp_tasks: {len(done)}/{len(items)} {r['task']} n={r['size']} {r['model']} trial {r['trial']}: "
               f"test MSE {r['test_mse']:.3g} ({time.monotonic() - began:.0f} s)", file=sys.stderr, flush=True)
 

@@ -2,18 +2,17 @@
 
 A task's result depends only on the configuration and the task (seeds derive from them, one
 torch thread per task), so parallel runs equal serial ones. Each finished task is appended at
-once to OUT/results.jsonl as one whole line (files.append_line) with the configuration it was
-made with; a rerun with the same --out skips saved tasks. A line that does not parse or lacks
-fields is reported on stderr and its task runs again; a line made with another configuration
-stops the run (choose another --out). Progress: one line per finished task on stderr.
+once to OUT/results.jsonl as one whole fsynced line with the configuration it was made with
+(the shared convention of apps/results_file.py); a rerun with the same --out skips saved tasks.
+A line that does not parse or fails RECORD_SCHEMA is moved to results.rejected.jsonl, named on
+stderr, and its task runs again; a line made with another configuration stops the run (choose
+another --out). Progress: one line per finished task on stderr.
 """
 
 from __future__ import annotations
 
 import copy
 import hashlib
-import json
-import math
 import multiprocessing
 import sys
 import time
@@ -23,15 +22,13 @@ from pathlib import Path
 import torch
 
 from ...errors import DataError
-from ...files import append_line
+from ..results_file import (CONFIG, COUNT, NONNEGATIVE, RESULTS_FILE, Schema, append_record, load_results, one_of,
+                            schema_problem)
 from .laws import LAWS
 from .models import METHODS, MODEL_OPTIONS
 from .report import write_reports
 from .training import make_data, train_task
 
-RESULTS = "results.jsonl"
-FIELDS = ("law", "size", "method", "trial", "test_error", "rotated_error", "val_error", "best_epoch",
-          "parameters", "seconds", "config")
 
 
 @dataclass(frozen=True)
@@ -90,32 +87,37 @@ def tasks(config: Config) -> list[tuple]:
             for trial in range(config.trials) for method in config.methods]
 
 
-def _valid(record) -> bool:
-    return (isinstance(record, dict) and all(k in record for k in FIELDS)
-            and all(isinstance(record[k], (int, float)) and math.isfinite(record[k])
-                    for k in ("test_error", "rotated_error", "seconds")))
+RECORD_SCHEMA: Schema = {
+    "law": (*one_of(LAWS), "neo_hookean"),
+    "size": (*COUNT, 1000),
+    "method": (*one_of(METHODS), "equivariant"),
+    "trial": (*COUNT, 0),
+    "test_error": (*NONNEGATIVE, 1e-3),
+    "rotated_error": (*NONNEGATIVE, 1e-3),
+    "val_error": (*NONNEGATIVE, 1e-3),
+    "parameters": (*COUNT, 1347),
+    "seconds": (*NONNEGATIVE, 2.5),
+    "config": (*CONFIG, {"epochs": 30}),
+}
+"""What run_one writes (besides best_epoch): field -> (check, what it must be, an example value)."""
+
+
+def record_problem(record) -> str | None:
+    """Why `record` is not a valid task record (None when it is); see RECORD_SCHEMA."""
+    return schema_problem(record, RECORD_SCHEMA)
+
+
+def task_key(record: dict) -> tuple:
+    return (record["law"], record["size"], record["method"], record["trial"])
 
 
 def load(path: Path, fingerprint: dict) -> dict[tuple, dict]:
-    done = {}
-    if not path.exists():
-        return done
-    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except ValueError:
-            record = None
-        if not _valid(record):
-            print(f"materials: {path} line {number} is not a valid result; its task runs again", file=sys.stderr)
-            continue
-        # records saved before the fingerprint left out the number of trials still match
-        if {k: v for k, v in record["config"].items() if k != "trials"} != fingerprint:
-            raise DataError(f"{path} line {number} was made with another configuration ({record['config']}); "
-                            f"this run uses {fingerprint}. Use another --out folder")
-        done[(record["law"], record["size"], record["method"], record["trial"])] = record
-    return done
+    """Saved valid records by task (results_file.load_results: bad lines moved aside and rerun, a
+    record of another configuration refused). Every field but the number of trials must match, and
+    records saved before the fingerprint left out the trials (their config holds them) still do."""
+    def expected(record):
+        return {**fingerprint, **{k: v for k, v in record["config"].items() if k == "trials"}}
+    return load_results(path, expected, key=task_key, problem=record_problem)
 
 
 _DATA: dict = {}
@@ -142,7 +144,7 @@ def _star(args):
 def run(config: Config, out: Path, workers: int = 1) -> list[dict]:
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / RESULTS
+    path = out / RESULTS_FILE
     done = load(path, config.fingerprint())
     pending = [t for t in tasks(config) if t not in done]
     total, began = len(tasks(config)), time.monotonic()
@@ -150,8 +152,8 @@ def run(config: Config, out: Path, workers: int = 1) -> list[dict]:
           file=sys.stderr, flush=True)
 
     def finish(record):
-        append_line(path, json.dumps(record, sort_keys=True, allow_nan=False), parents=True)
-        done[(record["law"], record["size"], record["method"], record["trial"])] = record
+        append_record(path, record, record_problem)
+        done[task_key(record)] = record
         print(f"materials: {len(done)}/{total} {record['law']} n={record['size']} {record['method']} "
               f"trial {record['trial']}: test {record['test_error']:.2e}, rotated {record['rotated_error']:.2e} "
               f"({time.monotonic() - began:.0f} s)", file=sys.stderr, flush=True)

@@ -6,7 +6,7 @@ covariance, trial), so all methods of a setting and trial see the same data, and
 initialization and shuffling seed from (base seed, sampling, covariance, method, trial). Tasks
 run with TASK_THREADS torch threads, so a run with --workers N gives the results of a serial run.
 
-Each finished task is appended to OUT/results.jsonl at once (results.py: whole line, fsynced), so
+Each finished task is appended to OUT/results.jsonl at once (apps/results_file.py: whole line, fsynced), so
 an interrupted run loses only the tasks in flight; rerunning with the same output folder reuses
 the saved lines and runs only the missing tasks. Workers exit when the driver dies (lifeline.py).
 The tables and figure are rewritten from the saved lines at the end of every run (report.py).
@@ -32,7 +32,8 @@ from .data import Split, is_int, make_datasets
 from .lifeline import exit_with_parent
 from .progress import Progress
 from .report import write_reports as write_report_files
-from .results import RESULTS_FILE, append_result, clear_results, load_results
+from ..results_file import RESULTS_FILE, clear_results
+from .results import append_result, load_grid_results
 
 TASK_THREADS = 1
 """Torch threads per task. Fixed, because results depend on it (the order of float reductions)."""
@@ -228,7 +229,7 @@ def run_grid(
     after that many new tasks (the rest stay missing; rerun to resume); max_tasks=0 runs none and
     only writes the tables of what is saved (missing cells shown as –), e.g. while a run goes on.
     Bad saved lines are moved to OUT/results.rejected.jsonl with a message on stderr
-    (results.load_results).
+    (results_file.load_results).
     """
     config.validate()
     check_run_options(workers, max_tasks)
@@ -240,7 +241,7 @@ def run_grid(
     results_path = out / RESULTS_FILE
     if fresh and results_path.exists():
         clear_results(results_path)
-    saved = load_results(results_path, config.fingerprint())
+    saved = load_grid_results(results_path, config.fingerprint())
     tasks = config.tasks()
     pending = [t for t in tasks if t not in saved]
     pending.sort(key=lambda t: COST_ORDER[t.method])  # stable: table order within a method

@@ -3,8 +3,8 @@
 A task's result depends only on the configuration and the task: the curves and random frames
 come from (seed, group, trial), the model's initialization and shuffling from (seed, group,
 size, method, trial), and tasks run with one torch thread. Each finished task is appended at
-once to OUT/results.jsonl as one whole fsynced line (recovery's results convention, shared
-through recovery.results.load_results): an interrupted run keeps every finished task, a rerun
+once to OUT/results.jsonl as one whole fsynced line (the shared results-file convention,
+apps/results_file.py): an interrupted run keeps every finished task, a rerun
 with the same OUT runs only the missing ones, unreadable lines are moved aside and rerun, and a
 line made with another configuration stops the run. Each invocation adds a line to
 OUT/runs.jsonl (wall time, torch version, git commit); the report is rewritten at the end.
@@ -13,7 +13,6 @@ OUT/runs.jsonl (wall time, torch version, git commit); the report is rewritten a
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from dataclasses import dataclass, field
@@ -24,12 +23,12 @@ import torch
 
 from ...errors import DataError, OutputError
 from ...files import append_line
-from ..recovery.results import clear_results, load_results
-from ..sweep.runner import git_commit
+from ..common import git_commit
+from ..results_file import (CONFIG, COUNT, NONNEGATIVE, RESULTS_FILE, Schema, append_record, clear_results, load_results,
+                            one_of, schema_problem)
 from .config import METHODS, Config, Task, derive_seed, group_dim
 from .report import write_reports
 
-RESULTS_FILE = "results.jsonl"
 RUNS_FILE = "runs.jsonl"
 TASK_THREADS = 1
 """Torch threads per task: fixed, because results depend on the order of float reductions."""
@@ -39,40 +38,28 @@ PLAIN_INTERVAL = 30.0
 
 
 def _errors(x) -> bool:
-    return isinstance(x, list) and x and all(isinstance(e, (int, float)) and not isinstance(e, bool)
-                                             and math.isfinite(e) and e >= 0 for e in x)
+    return isinstance(x, list) and bool(x) and all(NONNEGATIVE[0](e) for e in x)
 
 
-def _count(x) -> bool:
-    return isinstance(x, int) and not isinstance(x, bool) and x >= 0
-
-
-RECORD_SCHEMA: dict[str, tuple[Callable[[object], bool], str, object]] = {
+RECORD_SCHEMA: Schema = {
     "group": (lambda x: isinstance(x, str), "a group name", "O(3)"),
-    "size": (_count, "an int >= 0", 1000),
-    "method": (lambda x: x in METHODS, "one of " + ", ".join(METHODS), "equivariant"),
-    "trial": (_count, "an int >= 0", 0),
+    "size": (*COUNT, 1000),
+    "method": (*one_of(METHODS), "equivariant"),
+    "trial": (*COUNT, 0),
     "test_error": (_errors, "a list of finite numbers >= 0, one per level", [0.001, 0.003, 0.008]),
     "frame_error": (_errors, "a list of finite numbers >= 0, one per level", [0.001, 0.003, 0.008]),
     "val_error": (_errors, "a list of finite numbers >= 0, one per level", [0.001, 0.003, 0.008]),
-    "epochs": (_count, "an int >= 0", 60),
-    "best_epoch": (_count, "an int >= 0", 58),
-    "parameters": (_count, "an int >= 0", 215425),
-    "seconds": (lambda x: isinstance(x, (int, float)) and math.isfinite(x) and x >= 0, "seconds >= 0", 12.5),
-    "config": (lambda x: isinstance(x, dict), "an object (the run's fingerprint)", {"steps": 10}),
+    "epochs": (*COUNT, 60),
+    "best_epoch": (*COUNT, 58),
+    "parameters": (*COUNT, 215425),
+    "seconds": (*NONNEGATIVE, 12.5),
+    "config": (*CONFIG, {"steps": 10}),
 }
 
 
 def record_problem(record) -> str | None:
     """Why `record` is not a valid task record (None when it is)."""
-    if not isinstance(record, dict):
-        return f"not a JSON object but {type(record).__name__}"
-    for name, (check, what, example) in RECORD_SCHEMA.items():
-        if name not in record:
-            return f"missing field {name!r} (e.g. \"{name}\": {json.dumps(example)})"
-        if not check(record[name]):
-            return f"field {name!r} must be {what} (e.g. \"{name}\": {json.dumps(example)})"
-    return None
+    return schema_problem(record, RECORD_SCHEMA)
 
 
 def task_key(record: dict) -> Task:
@@ -142,7 +129,7 @@ def run_grid(config: Config, out: Path | str, max_tasks: int | None = None, fres
     say(f"signatures: {reused} of {len(tasks)} tasks saved in {results_path}, {len(pending)} to run")
     for number, task in enumerate(pending, 1):
         record = run_task(config, task, say.epoch_reporter(task.label))
-        append_line(results_path, json.dumps(record, sort_keys=True, allow_nan=False), parents=True)
+        append_record(results_path, record, record_problem)
         saved[task] = record
         errors = ", ".join(f"{e:.2e}" for e in record["test_error"])
         say(f"signatures: {number}/{len(pending)} {task.label}: test {errors} ({time.perf_counter() - began:.0f} s)")

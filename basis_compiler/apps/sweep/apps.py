@@ -212,21 +212,6 @@ def _materials_run(config, task, device="cpu", progress=None) -> dict:
     return {"law": law, "size": size, "method": method, "trial": trial, **result, "config": config.fingerprint()}
 
 
-def _materials_problem(record) -> str | None:
-    if not isinstance(record, dict):
-        return f"not a JSON object but {type(record).__name__}"
-    for name in materials_runner.FIELDS:
-        if name not in record:
-            return f"missing field {name!r}"
-    for name in ("test_error", "rotated_error", "seconds"):
-        value = record[name]
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value != value or abs(value) == float("inf"):
-            return f"field {name!r} must be a finite number, got {value!r}"
-    if record["law"] not in MATERIAL_LAWS or record["method"] not in MATERIAL_METHODS:
-        return f"unknown law or method {record['law']!r}/{record['method']!r}"
-    return None
-
-
 MATERIALS = SweepApp(
     name="materials",
     title="Hyperelastic constitutive laws S(C)",
@@ -247,7 +232,7 @@ MATERIALS = SweepApp(
     run_task=_materials_run,
     fingerprint=lambda config: config.fingerprint(),
     task_key=lambda r: MaterialsTask(r["law"], r["size"], r["method"], r["trial"]),
-    record_problem=_materials_problem,
+    record_problem=materials_runner.record_problem,
     describe=lambda c: (f"laws {', '.join(c.laws)}, sizes {', '.join(map(str, c.sizes))}, val/test {c.n_val}/{c.n_test}, "
                         f"trials {c.trials}, {c.epochs} epochs of >= {c.min_steps} steps, seed {c.seed}"),
     task_label=lambda task: task.label,

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -23,8 +22,9 @@ from pathlib import Path
 from ...errors import DataError, OutputError
 from ...files import append_line
 from ..recovery.grid import check_run_options, default_workers
+from ..common import git_commit
 from ..recovery.progress import Progress
-from ..recovery.results import RESULTS_FILE, clear_results, load_results
+from ..results_file import RESULTS_FILE, clear_results, load_results
 from . import backends
 from .apps import SweepApp
 from .spec import check_params, point_text, points
@@ -142,20 +142,6 @@ def check_device(device: str, backend: str) -> None:
     if kind == "cuda" and backend == "local" and not torch.cuda.is_available():
         raise DataError(f"--device {device}: torch sees no GPU on this machine (torch {torch.__version__}); "
                         "use --device cpu")
-
-
-def git_commit(where: Path | str | None = None) -> str:
-    """The commit of the checkout holding this package ('+dirty' if tracked files differ), or 'unknown'."""
-    where = Path(where) if where else Path(__file__).resolve().parent
-    try:
-        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=where, capture_output=True, text=True, timeout=10)
-        if head.returncode:
-            return "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=where,
-                               capture_output=True, text=True, timeout=10)
-        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
 
 
 class SweepProgress(Progress):
