@@ -1,4 +1,4 @@
-"""Small pieces the applications' runners share (the start of their common runner code)."""
+"""Small pieces the applications' runners share (their results file is results_file.py)."""
 
 from __future__ import annotations
 
