@@ -81,9 +81,12 @@ def main(argv=None) -> int:
     path = a.out / "results.jsonl"
     done = {}
     if path.exists():
-        for line in path.read_text().splitlines():
-            r = json.loads(line)
-            done[key(r["law"], r["size"], r["method"], r["options"], r["trial"])] = r
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            try:  # a line cut by an interrupted write: its task runs again
+                r = json.loads(line)
+                done[key(r["law"], r["size"], r["method"], r["options"], r["trial"])] = r
+            except (ValueError, KeyError, TypeError):
+                print(f"materials_ablation: {path} line {number} is not a result; its task runs again", file=sys.stderr)
     todo = [(law, size, method, options, t) for size, n in zip(sizes, trials) for law in config.laws
             for t in range(n) for method, options in VARIANTS]
     data_key, data, began = None, None, time.monotonic()
