@@ -127,7 +127,7 @@ def test_widths_reach_the_models_and_a_folder_of_other_widths_is_refused(tmp_pat
     record = run(small, tmp_path, workers=1)[0]
     assert record["parameters"] == parameter_count(build("equivariant", width=8, shortcut=True))
     assert record["config"]["model_options"]["equivariant"] == {"width": 8, "shortcut": True}
-    with pytest.raises(DataError, match="another configuration"):
+    with pytest.raises(DataError, match="another configuration.*Use another --out folder$"):
         run(Config(**{**small.__dict__, "model_options": MODEL_OPTIONS}), tmp_path, workers=1)
 
 

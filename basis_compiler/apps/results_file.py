@@ -96,6 +96,7 @@ def load_results(
     key: Callable[[dict], Hashable],
     problem: Callable[[object], str | None],
     warn: Callable[[str], None] = _warn_stderr,
+    remedy: str = "Use another --out folder, or --fresh to discard the saved results",
 ) -> dict:
     """Valid saved records by task, in file order; bad lines are moved to REJECTED_FILE and reported.
 
@@ -107,7 +108,8 @@ def load_results(
     accuracy, a repeated task) never stops the run: it is appended to the rejected file with its
     line number and reason, removed from the results file, and named through `warn` (stderr).
     DataError when a valid record was made with another configuration (n, sizes, epochs, seed...):
-    mixing them would make a table of two experiments, so the user chooses (--out or --fresh).
+    mixing them would make a table of two experiments, so the user chooses; `remedy` says how
+    (for a command without --fresh: "Use another --out folder").
     """
     path = Path(path)
     if not path.exists():
@@ -138,7 +140,7 @@ def load_results(
         if record["config"] != expected:
             raise DataError(
                 f"{path} line {number} holds a result made with another configuration ({record['config']}); this "
-                f"run uses {expected}. Use another --out folder, or --fresh to discard the saved results"
+                f"run uses {expected}. {remedy}"
             )
         records[task], where[task] = record, number
         kept.append(text)

@@ -131,7 +131,7 @@ def run_key(record: dict) -> tuple:
 def load(path: Path, fingerprint: dict) -> dict:
     """Saved valid records by run (results_file.load_results: bad lines moved aside and rerun, a
     record of another configuration refused)."""
-    return load_results(path, fingerprint, key=run_key, problem=record_problem)
+    return load_results(path, fingerprint, key=run_key, problem=record_problem, remedy="Use another --out folder")
 
 
 def run(config: Config, out: Path, workers: int = 1) -> list[dict]:

@@ -117,7 +117,7 @@ def load(path: Path, fingerprint: dict) -> dict[tuple, dict]:
     records saved before the fingerprint left out the trials (their config holds them) still do."""
     def expected(record):
         return {**fingerprint, **{k: v for k, v in record["config"].items() if k == "trials"}}
-    return load_results(path, expected, key=task_key, problem=record_problem)
+    return load_results(path, expected, key=task_key, problem=record_problem, remedy="Use another --out folder")
 
 
 _DATA: dict = {}
