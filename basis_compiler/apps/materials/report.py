@@ -87,21 +87,24 @@ def plot(config, records, path: Path) -> None:
     cells = summarize(records)
     fig, axes = plt.subplots(1, len(config.laws), figsize=(5.5 * len(config.laws), 4), squeeze=False)
     for ax, law in zip(axes[0], config.laws):
-        for method in config.methods:
+        for number, method in enumerate(config.methods):
+            # one colour per model: solid on the test set, dotted on its rotated copy
             for field, style in (("test", "-o"), ("rotated", ":x")):
                 pts = [(s, cells[(law, s, method)][field]) for s in config.sizes if (law, s, method) in cells]
                 if not pts:
                     continue
                 line = ax.errorbar([p[0] for p in pts], [p[1][0] for p in pts], yerr=[p[1][1] or 0.0 for p in pts],
-                                   fmt=style, capsize=3, label=f"{LABELS[method]} ({field})")
+                                   fmt=style, capsize=3, color=f"C{number}", label=f"{LABELS[method]} ({field})")
                 if field == "rotated":
                     line[0].set_alpha(0.6)
         ax.set_xscale("log"), ax.set_yscale("log")
         ax.set_xlabel("training samples"), ax.set_ylabel("relative Frobenius error")
         ax.set_title(law.replace("_", "-"))
         ax.grid(True, which="both", alpha=0.3)
-    axes[0][-1].legend(fontsize=7, loc="best")
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    # below the panels, so that no curve is hidden behind it
+    fig.legend(handles, labels, loc="lower center", ncol=len(config.methods), fontsize=7, frameon=False)
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
