@@ -50,7 +50,8 @@ def _error(model, scale, C, S, batch=4096) -> float:
 
 
 def train_task(method: str, data: dict, size: int, epochs: int, min_steps: int, seed: int,
-               on_epoch=None, optimizer: str = "lbfgs", loss: str = "relative", model_options: dict | None = None) -> dict:
+               on_epoch=None, optimizer: str = "lbfgs", loss: str = "relative",
+               model_options: dict | None = None) -> dict:
     """Train `method` on the first `size` training samples of `data` and report the errors of its
     best-validation state. model_options: method -> constructor options (models.MODEL_OPTIONS,
     the default; e.g. {"equivariant": {"width": 16, "shortcut": True}})."""

@@ -9,8 +9,8 @@ import math
 from pathlib import Path
 from typing import Callable
 
-from ...errors import DataError
-from ..results_file import CONFIG, COUNT, NONNEGATIVE, Schema, append_record, is_real, load_results, one_of, schema_problem
+from ..results_file import (CONFIG, COUNT, NONNEGATIVE, Schema, append_record, is_real, load_results, one_of,
+                            schema_problem)
 from .config import METHOD_NAMES, Task
 from .data import COVARIANCES, SAMPLINGS
 
@@ -46,13 +46,6 @@ RECORD_SCHEMA: Schema = {
 def record_problem(record) -> str | None:
     """Why `record` is not a valid task record (None when it is); see RECORD_SCHEMA."""
     return schema_problem(record, RECORD_SCHEMA)
-
-
-def check_record(record) -> None:
-    """DataError unless `record` is a valid task record (every RECORD_SCHEMA field, right type, finite)."""
-    problem = record_problem(record)
-    if problem:
-        raise DataError(f"invalid task record: {problem}")
 
 
 def task_key(record: dict) -> Task:
