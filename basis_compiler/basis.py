@@ -8,7 +8,8 @@ from itertools import permutations, product
 
 from .symbolic.canonical import canonical_form
 from .symbolic.diagrams import OUT, Diagram
-from .symbolic.enumeration import diagram_orbits, multidegree_count, multidegrees, raw_diagram_count, templates
+from .symbolic.enumeration import (at_generic_size, diagram_orbits, multidegree_count, multidegrees, raw_diagram_count,
+                                   templates)
 from .errors import DegreeError, UnsupportedError
 from .exact.pruning import check_rank_step_fits, independent_terms, index_tuples
 from .symbolic.set_families import check_set_families, member_components
@@ -143,6 +144,7 @@ def _expand_family(term: Term) -> list[Term]:
 def _enumerate(sig: Signature, degree, keep) -> Basis:
     start = time.perf_counter()
     degree = _check_degree(sig, degree)
+    sig = at_generic_size(sig, degree)
     oriented = sig.group.form_antisymmetric
     raw = cand = orbits = zeros = expanded = 0
     terms: list[Term] = []

@@ -3,7 +3,7 @@
 SIGNATURE_HELP = """\
 A signature reads  GROUP: INPUT, INPUT, ... -> OUTPUT_TYPE
   GROUP   O(d) | SO(d) | O(s,t) (metric diag(+1 x s, -1 x t); O(1,3) is Lorentz) | Sp(d), d even
-          | S(n), n concrete (permutations of the coordinates of R^n)
+          | S(n) (permutations of the coordinates of R^n; a symbol n: the terms of every large n)
   INPUT   NAME:TYPE, or NAME[n]:TYPE for a family (a stack of n tensors; n an int or a symbol),
           or NAME{n}:TYPE for a set family (members exchangeable: terms like sum_i a_i a_i^T)
   TYPE    tensor order, then flags: s symmetric, a antisymmetric (order >= 2), p pseudo (O, O(s,t) only)
@@ -11,7 +11,7 @@ A signature reads  GROUP: INPUT, INPUT, ... -> OUTPUT_TYPE
 Valid examples:
   "O(3): v:1, X:2s -> 2s"     "SO(3): v:1, w:1 -> 1"     "O(3): E:1, B:1p -> 2s"
   "O(1,3): p[n]:1 -> 2s"      "Sp(4): q:1, p:1 -> 0"     "O(5): a[n]:1 -> 2s"
-  "S(5): X:2 -> 2\""""
+  "S(5): X:2 -> 2"            "S(n): X:2 -> 2\""""
 
 DEGREE_HELP = (
     "degree is an int >= 0 (all terms of total degree <= degree) or a tuple with one int >= 0 "

@@ -150,3 +150,25 @@ def test_clear_errors():
         layer(X=torch.ones(2, 3, 6, 6, dtype=torch.long))
     with pytest.raises(ValueError, match="n = 5"):
         compile_module("S(5): x:1, X:2s -> 2s", 2, "polynomial")()(x=torch.randn(6), X=torch.randn(6, 6))
+
+
+@pytest.mark.parametrize("signature", ["S(5): c:0 -> 1", "S(5): c:0 -> 2s", "S(5): -> 1"])
+def test_inputs_without_an_axis_give_the_groups_n(signature):
+    # no input carries an axis of size n, so the output's size is the group's own n (it was
+    # min_size, 1, before: an output of the wrong shape)
+    layer = compile_module(signature, 1, "polynomial")().double()
+    sig = Signature.parse(signature)
+    inputs = {s.name: torch.tensor(1.5, dtype=torch.float64) for s in sig.inputs}
+    y = layer(**inputs)
+    ref = sum(float(layer.weight.detach()[0, i]) * t.evaluate({k: v.numpy() for k, v in inputs.items()})
+              for i, t in enumerate(enumerate_basis(signature, 1)))
+    assert y.shape == (5,) * sig.output.order
+    np.testing.assert_allclose(y.detach().numpy(), ref, rtol=1e-12)
+
+
+def test_a_symbolic_n_layer_needs_an_input_that_carries_n():
+    with pytest.raises(BasisCompilerError, match="no input has an axis of size n.*S\\(5\\): c:0 -> 1"):
+        compile_module("S(n): c:0 -> 1", 1, "polynomial")
+    # an invariant of scalars does not depend on n
+    layer = compile_module("S(n): c:0 -> 0", 2, "polynomial")()
+    assert layer(c=torch.tensor(2.0)).shape == ()

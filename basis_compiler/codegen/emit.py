@@ -25,7 +25,7 @@ from .namespace import Namespace, check_input_names
 from .partition_emit import partition_layer_source
 from .planning import plan_module
 
-GENERATOR_VERSION = "6"
+GENERATOR_VERSION = "7"
 API_ATTRIBUTES = ("weight", "in_channels", "out_channels", "sizes", "size_symbols")
 """Attributes of a polynomial layer that are part of its API, never renamed."""
 CLASS_NAMES = {"polynomial": "PolynomialLayer", "covariant": "CovariantLayer", "invariants": "InvariantFeatures"}

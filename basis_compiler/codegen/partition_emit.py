@@ -54,7 +54,8 @@ def partition_layer_source(signature: Signature, degree, kind: str, name: str, c
     if any(s.is_family for s in signature.inputs):
         raise CodegenError(f"{signature}: S(n) layers take plain inputs (no families); use channels=C for a channel "
                            "axis, e.g. compile_module('S(5): X:2 -> 2', (1,), 'polynomial', channels=4)")
-    terms = tuple(enumerate_basis(signature, degree))
+    basis = enumerate_basis(signature, degree)
+    terms = tuple(basis)
     degrees = [sum(t.multidegree) for t in terms]
     if channels is not None:
         if isinstance(channels, bool) or not isinstance(channels, int) or channels < 1:
@@ -64,8 +65,11 @@ def partition_layer_source(signature: Signature, degree, kind: str, name: str, c
             raise CodegenError(f"{signature} at degree {degree}: S(n) layers with channels are linear (terms of "
                                "degree 0 and 1); pass degree 1 or (1,), e.g. compile_module('S(5): X:2 -> 2', 1, "
                                "'polynomial', channels=4), or channels=None for higher degrees")
-    sig = signature
+    sig = basis.signature  # S(n) with a symbolic n: at the size its terms were listed at
     k = sig.output.order
+    if sig.group.size_symbol and k and not any(s.type.order for s in sig.inputs):
+        raise CodegenError(f"{sig}: no input has an axis of size n, so a layer for every n cannot tell the size of "
+                           f"its output; write the size, e.g. {'S(5)' + str(sig)[len(str(sig.group)):]}")
     legs = max((t.diagram.template.nlegs for t in terms), default=k)
     least, most = (legs, None) if sig.d >= legs else (sig.d, sig.d)
     widths = [channels if (channels is not None and dg == 1) else 1 for dg in degrees]
@@ -190,7 +194,7 @@ def _forward(sig, terms, offsets, widths, channels, local, helper, least, most) 
     body = []
     if names:
         named = "[" + ", ".join(f"({nm!r}, {nm})" for nm in names) + "]"
-        body.append(f"{n}, {batch} = {helper}({named}, {orders}, {channels!r}, {least}, {most!r})")
+        body.append(f"{n}, {batch} = {helper}({named}, {orders}, {channels!r}, {least}, {most!r}, {sig.d})")
         first = names[0]
         body.append(f"{w} = self.weight.to({first}.dtype)")
         dev = f"{first}.device"

@@ -203,10 +203,11 @@ HELPERS = (eta, omega, eps_contract, orbit_index, drop_orbits, check, check_coef
 """Every helper a generated module may copy, in the order they are printed."""
 
 
-def permutation_size(named, orders, channels, least, most):
+def permutation_size(named, orders, channels, least, most, default):
     """S(n) layers: the one size n of every input axis (and the broadcast batch shape), checked:
     named is [(name, tensor)], orders the tensor order of each, channels the channel count or None,
-    least/most the sizes the layer accepts (most None: no upper bound)."""
+    least/most the sizes the layer accepts (most None: no upper bound), default the n when no
+    input has an axis (the group's own n)."""
     n, batches = None, []
     for (name, x), k in zip(named, orders):
         if not isinstance(x, torch.Tensor):
@@ -230,4 +231,4 @@ def permutation_size(named, orders, channels, least, most):
         allowed = f"n >= {least}" if most is None else f"n = {most}"
         raise ValueError(f"the inputs have size n = {n}; this layer accepts {allowed} (its terms are a basis there); "
                          "generate it at S(n) with n >= its number of legs for other sizes")
-    return (least if n is None else n), torch.broadcast_shapes(*batches)
+    return (default if n is None else n), torch.broadcast_shapes(*batches)

@@ -495,9 +495,11 @@ def term_kind(term) -> str:
 def summary_line(basis) -> str:
     """The statistics line under the table."""
     s = basis.stats
+    sig = basis.signature
+    where = f"every n >= {sig.d}" if sig.group.size_symbol else f"d={sig.d}"
     return (
-        f"{basis.signature}, degree {basis.degree}: raw matchings {s.raw_matchings}, candidates {s.candidates}, "
-        f"orbits {s.orbits}, zero dropped {s.zero_dropped}, independent at d={basis.signature.d}: "
+        f"{sig}, degree {basis.degree}: raw matchings {s.raw_matchings}, candidates {s.candidates}, "
+        f"orbits {s.orbits}, zero dropped {s.zero_dropped}, independent at {where}: "
         f"{s.independent} ({s.seconds:.2f} s)"
     )
 

@@ -9,6 +9,7 @@ near the number of orbits instead of (m-1)!!; canonical keys then merge what is 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 import math
 
 from ..errors import UnsupportedError
@@ -34,6 +35,22 @@ def multidegrees(signature: Signature, degree: int | tuple[int, ...]) -> list[tu
                 yield (a,) + tail
 
     return list(rest(len(signature.inputs), degree))
+
+
+def at_generic_size(signature: Signature, degree: int | tuple[int, ...]) -> Signature:
+    """A signature whose group has a symbolic size (S(n)) at the size its terms are listed at: the
+    most legs a term of this degree has (at least 1). Partition diagrams on m legs are
+    independent at every n >= m (docs/math.md), so the terms there are the terms of every larger
+    n. Any other signature is returned as it is."""
+    if signature.group.size_symbol is None:
+        return signature
+    orders = [s.type.order for s in signature.inputs]
+    if isinstance(degree, int):
+        inner = degree * max(orders, default=0)
+    else:
+        inner = sum(a * o for a, o in zip(degree, orders))
+    legs = inner + signature.output.order
+    return replace(signature, group=signature.group.at_size(max(legs, 1)))
 
 
 def multidegree_count(n_inputs: int, degree: int) -> int:

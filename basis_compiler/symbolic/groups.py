@@ -102,6 +102,11 @@ class Group:
         independent (no rank step needed) once d >= legs / 2."""
         return 2 * self.d >= legs
 
+    @property
+    def size_symbol(self) -> str | None:
+        """The name of a size written as a symbol (S(n)), None for a concrete size."""
+        return None
+
     def component_representatives(self) -> list[np.ndarray]:
         """One integer matrix per connected component, the identity first."""
         return [np.eye(self.d, dtype=np.int64)]
@@ -225,8 +230,16 @@ class Permutation(Group):
     The isotropic tensors are the generalized Kronecker deltas (δ_{i1..ik} = 1 when all indices
     are equal), so a term joins any number of legs through one delta: terms are set partitions
     of the legs (partition diagrams, symbolic/partitions.py). d is n. Permutation matrices have
-    det +-1, but sign-twisted (pseudo) types are not supported, and ε never appears."""
+    det +-1, but sign-twisted (pseudo) types are not supported, and ε never appears.
 
+    S(n) written with a symbol (`symbol`, e.g. "n") means every n at once: partition diagrams on
+    m legs are independent for every n >= m, so the terms at n = the most legs of a term are the
+    terms of every larger n. parse_group gives such a group d = 0; the stages call `at_size`
+    with that number of legs once the degree is known (enumeration.at_generic_size)."""
+
+    symbol: str | None = None
+    """The size's name when it was written as a symbol (S(n)); d is then the size the terms were
+    listed at, and any n >= d has the same terms."""
     family: ClassVar[str] = "S"
     text: ClassVar[str] = "S(n)"
     partition_diagrams: ClassVar[bool] = True
@@ -235,6 +248,17 @@ class Permutation(Group):
         "implemented; drop the p flag"
     )
     supports_families: ClassVar[bool] = False
+
+    def __str__(self) -> str:
+        return f"S({self.symbol})" if self.symbol else super().__str__()
+
+    @property
+    def size_symbol(self) -> str | None:
+        return self.symbol
+
+    def at_size(self, n: int) -> "Permutation":
+        """The same group listed at size n (the symbol, if any, is kept for display)."""
+        return Permutation(n, self.symbol)
 
     def independence_is_automatic(self, legs: int) -> bool:
         # Partition diagrams on `legs` legs are linearly independent once n >= legs: each is a
@@ -264,15 +288,19 @@ GROUP_PREFIX = re.compile(r"^\s*(SO|Sp|S|O)\s*\([^)]*\)")
 
 
 def parse_group(text: str) -> Group:
-    """Parse 'O(3)', 'SO(3)', 'O(1,3)', 'Sp(4)' or 'S(5)'."""
+    """Parse 'O(3)', 'SO(3)', 'O(1,3)', 'Sp(4)', 'S(5)' or 'S(n)' (every n, see Permutation)."""
     m = _GROUP_RE.match(text)
     valid = ", ".join(f.text for f in FAMILIES)
     if not m:
         raise SignatureError(f"unknown group {text.strip()!r}; valid groups are {valid}")
     name, args = m.group(1), [a.strip() for a in m.group(2).split(",")]
+    if name == "S" and len(args) == 1 and re.fullmatch(r"[A-Za-z_]\w*", args[0]):
+        return Permutation(0, args[0])
     if not all(re.fullmatch(r"-?\d+", a) for a in args) or len(args) > 2:
-        example = "S(5): the permutation group needs a concrete n" if name == "S" else "O(3) or O(1,3)"
-        raise SignatureError(f"group {text.strip()!r}: dimensions must be integers, e.g. {example}")
+        if name == "S" and len(args) == 1:
+            raise SignatureError(f"group {text.strip()!r}: the size must be a name or a whole number, e.g. S(n) or S(5)")
+        raise SignatureError(f"group {text.strip()!r}: dimensions must be integers, e.g. O(3) or O(1,3)"
+                             + ("; only S(n) takes a symbolic size" if name != "S" else ""))
     nums = [int(a) for a in args]
     if len(nums) == 2:
         if name != "O":
