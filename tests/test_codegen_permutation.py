@@ -32,7 +32,9 @@ CASES = [
 ]
 
 
-def _inputs(signature, channels, n, rng, batch=3):
+def layer_inputs(signature, channels, n, rng, batch=3):
+    """Random float64 inputs (batch(, channels), n, ..., n) by name; symmetric and antisymmetric
+    matrices made so."""
     sig = Signature.parse(signature)
     out = {}
     for spec in sig.inputs:
@@ -40,6 +42,8 @@ def _inputs(signature, channels, n, rng, batch=3):
         x = rng.normal(size=shape)
         if spec.type.symmetry == "sym":
             x = (x + np.swapaxes(x, -1, -2)) / 2
+        elif spec.type.symmetry == "anti":
+            x = (x - np.swapaxes(x, -1, -2)) / 2
         out[spec.name] = torch.tensor(x)
     return out
 
@@ -70,7 +74,7 @@ def test_agrees_with_float64_reference(signature, degree, channels):
     rng = np.random.default_rng(0)
     sizes = (5,) if layer.max_size is not None else (5, 7)
     for n in sizes:
-        inputs = _inputs(signature, channels, n, rng)
+        inputs = layer_inputs(signature, channels, n, rng)
         y = layer(**inputs)
         ref = _reference(signature, degree, channels, n, layer, inputs)
         assert y.shape == ref.shape

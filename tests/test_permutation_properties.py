@@ -19,6 +19,8 @@ from basis_compiler import BasisCompilerError, enumerate_basis
 from basis_compiler.codegen.store import compile_module
 from basis_compiler.symbolic.signature import Signature
 
+from test_codegen_permutation import layer_inputs
+
 pytestmark = pytest.mark.time_limit(240)
 
 
@@ -36,19 +38,6 @@ def cases(draw):
     channels = draw(st.sampled_from([None, 1, 3]))
     degree = 1 if channels else draw(st.integers(1, 2))
     return text, degree, channels, draw(st.integers(0, 2**31 - 1))
-
-
-def _inputs(sig, channels, n, rng, batch=2):
-    out = {}
-    for spec in sig.inputs:
-        shape = (batch,) + ((channels,) if channels else ()) + (n,) * spec.type.order
-        x = rng.normal(size=shape)
-        if spec.type.symmetry == "sym":
-            x = (x + np.swapaxes(x, -1, -2)) / 2
-        elif spec.type.symmetry == "anti":
-            x = (x - np.swapaxes(x, -1, -2)) / 2
-        out[spec.name] = torch.tensor(x)
-    return out
 
 
 def _reference(text, degree, channels, n, weight, inputs, batch=2):
@@ -90,7 +79,7 @@ def test_generated_layer_equals_the_terms_of_s_n_and_commutes_with_permutations(
         n = layer.min_size + int(rng.integers(0, 3))
     else:
         n = enumerate_basis(text, degree).signature.d  # nothing to read n from: the group's own n
-    inputs = _inputs(sig, channels, n, rng)
+    inputs = layer_inputs(text, channels, n, rng, batch=2)
     y = layer(**inputs)
     ref, subscripts = _reference(text, degree, channels, n, layer.weight.detach().numpy(), inputs)
     assert subscripts == [t.einsum.subscripts for t in enumerate_basis(text, degree)]
