@@ -251,8 +251,6 @@ PERM_LAYERS = 3
 """Number of generated 2 -> 2 S(n) layers in SVH-Perm (the last one gives Q)."""
 SOS_START_SCALE = 0.01
 """SVH-Perm starts at SOS-I plus its random initial weights times this (SVHPerm, start="sos1")."""
-PERM_GENERATION_SIZE = 5
-"""S(n) size the 2 -> 2 and 2 -> 0 layers are generated at (>= their 4 legs, so any n >= 4 runs)."""
 
 
 def compiled_perm_layer(signature: str, channels: int, out_channels: int) -> nn.Module:
@@ -304,10 +302,10 @@ class SVHPerm(nn.Module):
         if start not in ("sos1", "random"):
             raise CodegenError(f"SVHPerm start must be 'sos1' or 'random', got {start!r}; e.g. SVHPerm(50, 5, start='sos1')")
         self.n, self.d = n, d
-        sig = f"S({PERM_GENERATION_SIZE}): X:2 -> 2"
+        sig = "S(n): X:2 -> 2"  # generated for every n (>= its 4 legs)
         widths = [1] + [hidden] * (layers - 1) + [1]
         self.layers = nn.ModuleList(compiled_perm_layer(sig, a, b) for a, b in zip(widths[:-1], widths[1:]))
-        self.scalar = compiled_perm_layer(f"S({PERM_GENERATION_SIZE}): X:2 -> 0", widths[-2], 1)
+        self.scalar = compiled_perm_layer("S(n): X:2 -> 0", widths[-2], 1)
         self.head = EigenHead(min_gap)
         if start == "sos1":
             with torch.no_grad():
