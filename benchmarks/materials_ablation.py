@@ -25,7 +25,8 @@ from pathlib import Path
 import torch
 
 from basis_compiler.apps.materials.report import LABELS
-from basis_compiler.apps.materials.runner import PRESETS, derive_seed
+from basis_compiler.apps.common import derive_seed_from_repr
+from basis_compiler.apps.materials.runner import PRESETS
 from basis_compiler.apps.materials.training import make_data, train_task
 from basis_compiler.files import append_line, write_text
 
@@ -95,9 +96,9 @@ def main(argv=None) -> int:
         if k not in done:
             if data_key != (law, trial):
                 data_key = (law, trial)
-                data = make_data(law, config.n_train, config.n_val, config.n_test, derive_seed(config.seed, law, trial))
+                data = make_data(law, config.n_train, config.n_val, config.n_test, derive_seed_from_repr(config.seed, law, trial))
             r = train_task(method, data, size, config.epochs, config.min_steps,
-                           derive_seed(config.seed, law, size, method, trial), model_options={method: options})
+                           derive_seed_from_repr(config.seed, law, size, method, trial), model_options={method: options})
             done[k] = {"law": law, "size": size, "method": method, "options": options, "trial": trial, **r}
             append_line(path, json.dumps(done[k], sort_keys=True, allow_nan=False), parents=True)
         print(f"materials_ablation: {i}/{len(todo)} {law} n={size} {variant_name(method, options)} trial {trial}: "

@@ -18,7 +18,8 @@ from pathlib import Path
 import torch
 
 from basis_compiler.apps.common import git_commit
-from basis_compiler.apps.recovery.config import derive_seed, preset
+from basis_compiler.apps.common import derive_seed
+from basis_compiler.apps.recovery.config import preset
 from basis_compiler.apps.recovery.data import make_datasets
 from basis_compiler.apps.recovery.training import METHODS, build_model, evaluate, train
 from basis_compiler.files import write_text

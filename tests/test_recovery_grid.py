@@ -8,7 +8,8 @@ import pytest
 
 from basis_compiler.cli import main
 from basis_compiler.errors import DataError
-from basis_compiler.apps.recovery.config import METHOD_LABELS, PRESETS, SAMPLING_LABELS, GridConfig, derive_seed
+from basis_compiler.apps.common import derive_seed
+from basis_compiler.apps.recovery.config import METHOD_LABELS, PRESETS, SAMPLING_LABELS, GridConfig
 from basis_compiler.apps.recovery.grid import run_grid
 from basis_compiler.apps.results_file import RESULTS_FILE
 from basis_compiler.apps.recovery.report import SUMMARY_COLUMNS, TRIAL_COLUMNS, markdown_table

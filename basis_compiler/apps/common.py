@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 from pathlib import Path
 
@@ -26,3 +27,15 @@ def git_commit(where: Path | str | None = None) -> str:
         return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
     except (OSError, subprocess.SubprocessError):
         return "unknown"
+
+
+def derive_seed(*parts) -> int:
+    """A 32-bit seed from any printable parts, joined as text; the same in every process and
+    Python run (the recovery and signatures applications)."""
+    return int.from_bytes(hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()[:4], "little")
+
+
+def derive_seed_from_repr(*parts) -> int:
+    """A 32-bit seed from repr(parts): how the materials and EMLP applications have always seeded,
+    kept so that their committed results reproduce bit for bit."""
+    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little")

@@ -15,7 +15,6 @@ With both equivariant models in the grid (EquivariantNet and SparsePolynomial) t
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import multiprocessing
 import statistics
@@ -28,7 +27,7 @@ import torch
 
 from ...errors import DataError
 from ...files import write_text
-from ..common import git_commit, invocation_time
+from ..common import derive_seed_from_repr, git_commit, invocation_time
 from ..results_file import (CONFIG, COUNT, NONNEGATIVE, RESULTS_FILE, Schema, append_record, load_results, one_of,
                             schema_problem)
 from .data import TASKS, task
@@ -70,17 +69,13 @@ def preset(name: str, **overrides) -> Config:
     return Config(**{**asdict(PRESETS[name]), **{k: v for k, v in overrides.items() if v is not None}})
 
 
-def derive_seed(*parts) -> int:
-    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little")
-
-
 def grid(config: Config) -> list[tuple]:
     return [(name, size, model, trial) for size in sorted(config.sizes, reverse=True) for name in config.tasks
             for trial in range(config.trials) for model in config.models]
 
 
 def make_data(config: Config, name: str, trial: int) -> dict:
-    g = torch.Generator().manual_seed(derive_seed(config.seed, name, trial))
+    g = torch.Generator().manual_seed(derive_seed_from_repr(config.seed, name, trial))
     draw = task(name).draw
     return {split: draw(n, g) for split, n in (("train", max(config.sizes)), ("val", config.n_val),
                                                  ("test", config.n_test))}
@@ -97,7 +92,7 @@ def run_one(config: Config, item: tuple) -> dict:
         _DATA.clear()
         _DATA[key] = make_data(config, name, trial)
     result = train_task(model, task(name), _DATA[key], size, config.epochs, config.steps,
-                        derive_seed(config.seed, name, size, model, trial), weight_decays=tuple(config.weight_decays))
+                        derive_seed_from_repr(config.seed, name, size, model, trial), weight_decays=tuple(config.weight_decays))
     return {"task": name, "size": size, "model": model, "trial": trial, **result, "config": config.fingerprint()}
 
 

@@ -12,7 +12,6 @@ another --out). Progress: one line per finished task on stderr.
 from __future__ import annotations
 
 import copy
-import hashlib
 import multiprocessing
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 import torch
 
 from ...errors import DataError
+from ..common import derive_seed_from_repr
 from ..results_file import (CONFIG, COUNT, NONNEGATIVE, RESULTS_FILE, Schema, append_record, load_results, one_of,
                             schema_problem)
 from .laws import LAWS
@@ -77,10 +77,6 @@ def preset(name: str, **overrides) -> Config:
     return Config(**{**asdict(PRESETS[name]), **{k: v for k, v in overrides.items() if v is not None}})
 
 
-def derive_seed(*parts) -> int:
-    return int.from_bytes(hashlib.sha256(repr(parts).encode()).digest()[:4], "little")
-
-
 def tasks(config: Config) -> list[tuple]:
     # the largest sizes first, so a parallel run does not end waiting on one long task
     return [(law, size, method, trial) for size in sorted(config.sizes, reverse=True) for law in config.laws
@@ -131,9 +127,9 @@ def run_one(config: Config, task: tuple) -> dict:
     key = (law, trial, config.n_train, config.n_val, config.n_test, config.seed)
     if key not in _DATA:
         _DATA.clear()
-        _DATA[key] = make_data(law, config.n_train, config.n_val, config.n_test, derive_seed(config.seed, law, trial))
+        _DATA[key] = make_data(law, config.n_train, config.n_val, config.n_test, derive_seed_from_repr(config.seed, law, trial))
     result = train_task(method, _DATA[key], size, config.epochs, config.min_steps,
-                        derive_seed(config.seed, law, size, method, trial), **config.recipe())
+                        derive_seed_from_repr(config.seed, law, size, method, trial), **config.recipe())
     return {"law": law, "size": size, "method": method, "trial": trial, **result, "config": config.fingerprint()}
 
 

@@ -6,11 +6,11 @@ it imports none of them, so imports flow one way: config <- results, report <- g
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, replace
 from typing import NamedTuple
 
 from ...errors import DataError
+from ..common import derive_seed
 from .data import COVARIANCES, SAMPLINGS, Setting, is_int
 
 METHOD_NAMES = ("sos1", "sos2", "baseline", "svh_diag", "svh", "svh_perm")
@@ -194,12 +194,6 @@ class Task(NamedTuple):
     @property
     def label(self) -> str:
         return f"{self.sampling}/{self.covariance}/{self.method}#{self.trial}"
-
-
-def derive_seed(*parts) -> int:
-    """A 32-bit seed from any printable parts; the same in every process and Python run."""
-    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:4], "little")
 
 
 def preset(name: str, **overrides) -> GridConfig:

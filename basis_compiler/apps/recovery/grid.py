@@ -27,7 +27,8 @@ from typing import Callable
 import torch
 
 from ...errors import DataError, OutputError
-from .config import GridConfig, Task, derive_seed
+from ..common import derive_seed
+from .config import GridConfig, Task
 from .data import Split, is_int, make_datasets
 from .lifeline import exit_with_parent
 from .progress import Progress

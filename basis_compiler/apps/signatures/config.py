@@ -5,7 +5,6 @@ Shared by the runner, the results file and the report; it imports none of them.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, replace
 from typing import NamedTuple
 
@@ -124,11 +123,6 @@ def group_dim(group: str) -> int:
     if sig.group.d > 6:
         raise DataError(f"group {group!r} acts on R^{sig.group.d}; the level-3 models grow like D^3, use D <= 6, e.g. O(3)")
     return sig.group.d
-
-
-def derive_seed(*parts) -> int:
-    """A 32-bit seed from any printable parts; the same in every process and Python run."""
-    return int.from_bytes(hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()[:4], "little")
 
 
 def _is_int(x) -> bool:

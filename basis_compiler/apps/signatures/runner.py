@@ -26,7 +26,8 @@ from ...files import append_line
 from ..common import git_commit
 from ..results_file import (CONFIG, COUNT, NONNEGATIVE, RESULTS_FILE, Schema, append_record, clear_results, load_results,
                             one_of, schema_problem)
-from .config import METHODS, Config, Task, derive_seed, group_dim
+from ..common import derive_seed
+from .config import METHODS, Config, Task, group_dim
 from .report import write_reports
 
 RUNS_FILE = "runs.jsonl"

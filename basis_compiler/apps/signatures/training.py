@@ -20,7 +20,8 @@ import torch
 
 from ...symbolic.signature import Signature
 from ...testing import random_group_element
-from .config import Config, derive_seed, group_dim
+from ..common import derive_seed
+from .config import Config, group_dim
 from .paths import act_on_levels, curve_signature, draw_curves, evaluate_curves
 
 

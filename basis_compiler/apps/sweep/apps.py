@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 from typing import Callable, Hashable, NamedTuple
 
 from ...errors import DataError
+from ..common import derive_seed_from_repr
 from ..materials import runner as materials_runner
 from ..materials.laws import LAWS as MATERIAL_LAWS
 from ..materials.models import METHODS as MATERIAL_METHODS
@@ -205,10 +206,10 @@ def _materials_run(config, task, device="cpu", progress=None) -> dict:
 
     torch.set_num_threads(1)
     law, size, method, trial = task
-    seed = materials_runner.derive_seed
-    data = make_material_data(law, config.n_train, config.n_val, config.n_test, seed(config.seed, law, trial))
+    data = make_material_data(law, config.n_train, config.n_val, config.n_test,
+                              derive_seed_from_repr(config.seed, law, trial))
     result = train_material_task(method, data, size, config.epochs, config.min_steps,
-                                 seed(config.seed, law, size, method, trial), **config.recipe())
+                                 derive_seed_from_repr(config.seed, law, size, method, trial), **config.recipe())
     return {"law": law, "size": size, "method": method, "trial": trial, **result, "config": config.fingerprint()}
 
 
