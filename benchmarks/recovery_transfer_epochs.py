@@ -1,7 +1,8 @@
 """SVH-Perm trained at one n, followed epoch by epoch at another: a diagnostic for size transfer.
 
 Trains SVH-Perm exactly as `basis-compiler recover --paper --train-n N --test-n M` does for one
-(sampling, covariance, trial) (same data, seeds and training), and after every epoch evaluates
+(sampling, covariance, trial) (same data, seeds and training; `--pair-sums mean` trains the
+variant whose Sᵀ Q S averages the off-diagonal pairs), and after every epoch evaluates
 the current weights on the validation split at the training n and on the test split at the
 test n. Writes a JSON list of epochs (and prints them). A measurement, not a test.
 
@@ -33,6 +34,8 @@ def main(argv=None) -> int:
     p.add_argument("--train-n", type=int, default=50, help="n of the training and validation data (default 50)")
     p.add_argument("--test-n", type=int, default=100, help="n of the test data (default 100)")
     p.add_argument("--max-epochs", type=int, default=20, help="epochs (default 20, as in the committed runs)")
+    p.add_argument("--pair-sums", choices=("sum", "mean"), default="sum",
+                   help="SVHPerm's pair_sums: sum (the committed runs) or mean (off-diagonal pairs averaged)")
     p.add_argument("--out", type=Path, required=True, help="JSON file to write")
     a = p.parse_args(argv)
     torch.set_num_threads(1)  # as a grid worker
@@ -42,7 +45,7 @@ def main(argv=None) -> int:
     test = make_datasets(config.test_setting(a.sampling, a.covariance, a.trial)).test
     seed = derive_seed(config.seed, "model", a.sampling, a.covariance, "svh_perm", a.trial)
     torch.manual_seed(seed)
-    model = build_model("svh_perm", config.n, config.d, seed=seed)
+    model = build_model("svh_perm", config.n, config.d, seed=seed, pair_sums=a.pair_sums)
     epochs = []
 
     def record(epoch: int) -> None:

@@ -89,3 +89,50 @@ def test_starts_near_sos1_with_every_channel_alive():
         agree_cold = ((cold(S) * sos).sum(-1) ** 2).mean()
     assert agree > 0.95 > agree_cold
     assert all(bool((p != 0).all()) for p in warm.parameters())
+
+
+def test_pair_contraction_sums_or_averages_the_off_diagonal_pairs():
+    from basis_compiler.apps.recovery.models import pair_contraction
+
+    g = torch.Generator().manual_seed(3)
+    S = _bases(2, 7, 3, seed=2)
+    Q = torch.randn(2, 7, 7, generator=g, dtype=torch.float64)
+    Q = Q + Q.transpose(-1, -2)
+    for mode, weight in (("sum", 1.0), ("mean", 1 / 7)):
+        expected = torch.zeros(2, 3, 3, dtype=torch.float64)
+        for i in range(7):  # the double sum written out, pair by pair
+            for j in range(7):
+                w = 1.0 if i == j else weight
+                expected += w * Q[:, i, j, None, None] * S[:, i, :, None] * S[:, j, None, :]
+        torch.testing.assert_close(pair_contraction(S, Q, mode), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_averaged_pairs_keep_the_signal_of_a_coherent_off_diagonal_block_independent_of_n():
+    """On planted BG data, a Q whose off-diagonal entries follow G' (here relu(G')) puts a block
+    of (eps n)² coherent entries on v0's support: summed, its weight on v0 grows like n (this is
+    why SVH-Perm trained at n = 50 can fail at n = 100); averaged, it settles; the diagonal's
+    weight is the same at every n."""
+    from basis_compiler.apps.recovery.data import make_dataset
+    from basis_compiler.apps.recovery.models import pair_contraction
+
+    weights = {}
+    for n in (50, 200):
+        S, v0 = make_dataset("BG", "identity", n, 5, 0.25, 200, 0, dtype=torch.float64)
+        Q = torch.relu((n / 5) * S @ S.transpose(-1, -2))
+        D = torch.diag_embed(torch.diagonal(Q, dim1=-2, dim2=-1))
+        u = (S.transpose(-1, -2) @ v0.unsqueeze(-1))  # v0 in the basis S
+        for mode in ("sum", "mean"):
+            off = pair_contraction(S, Q, mode) - pair_contraction(S, D, mode)
+            weights[mode, n] = float((u.transpose(-1, -2) @ off @ u).mean())
+        weights["diagonal", n] = float((u.transpose(-1, -2) @ pair_contraction(S, D, "sum") @ u).mean())
+    assert weights["sum", 200] / weights["sum", 50] > 3  # about 5
+    assert 0.6 < weights["mean", 200] / weights["mean", 50] < 1.6  # about 1.3
+    assert 0.8 < weights["diagonal", 200] / weights["diagonal", 50] < 1.25
+
+
+def test_averaged_pairs_start_at_sos1_too():
+    for n in (20, 50):
+        model = SVHPerm(n, 5, pair_sums="mean").double()
+        model.set_sos1()
+        S = _bases(4, n, 5)
+        torch.testing.assert_close(model.matrix(S) * 5 / n, sos_matrix(S, "I"), rtol=1e-12, atol=1e-12)

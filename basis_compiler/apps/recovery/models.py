@@ -270,6 +270,25 @@ def mean_call(layer: nn.Module, X: torch.Tensor) -> torch.Tensor:
     return torch.func.functional_call(layer, {"weight": weight}, (), {"X": X})
 
 
+PAIR_SUMS = ("sum", "mean")
+"""How SVHPerm's Sᵀ Q S weighs the off-diagonal pairs i != j: summed, or averaged over n."""
+
+
+def pair_contraction(S: torch.Tensor, Q: torch.Tensor, pair_sums: str = "sum") -> torch.Tensor:
+    """Sᵀ Q S = Σ_ij Q_ij s_i s_jᵀ (S: (batch, n, d), Q: (batch, n, n)), with the off-diagonal
+    pairs i != j summed ("sum") or their sum divided by n ("mean"; the diagonal stays a sum).
+
+    Why "mean": on planted data Q can hold a coherent block on v0's support (about (eps n)²
+    entries of one sign); summed, its weight on v0 grows like n while the diagonal's does not, so
+    a model's balance between the two changes with n. Divided by n, both settle as n grows, the
+    same convention as the layers' sums over an index (mean_call)."""
+    if pair_sums == "mean":
+        n = S.shape[-2]
+        diagonal = torch.diagonal(Q, dim1=-2, dim2=-1)
+        Q = Q / n + torch.diag_embed(diagonal * (1 - 1 / n))
+    return S.transpose(-1, -2) @ Q @ S
+
+
 class SVHPerm(nn.Module):
     """SVH-Perm: S(n)-equivariant layers on the Gram matrix -> A = Sᵀ Q S + q0 I -> v̂ by the eigen head.
 
@@ -291,17 +310,25 @@ class SVHPerm(nn.Module):
     would stay dead behind the ReLU). Training keeps the best-validation state and the initial
     one is a candidate, so a trained model does no worse than about SOS-I on validation data;
     start="random" is the plain random initialization.
+
+    pair_sums ("sum", the default and every committed result, or "mean"): how Sᵀ Q S weighs the
+    off-diagonal pairs, see pair_contraction. With "sum", a model trained at one n can lose
+    accuracy at another (benchmarks/results/recovery_paper_perm_n50/: BG trained at 50, 0.853
+    at 100 in one trial of three); "mean" keeps the off-diagonal weight independent of n.
     """
 
     def __init__(self, n: int, d: int, hidden: int = PERM_HIDDEN, layers: int = PERM_LAYERS,
-                 min_gap: float = DEFAULT_MIN_GAP, start: str = "sos1"):
+                 min_gap: float = DEFAULT_MIN_GAP, start: str = "sos1", pair_sums: str = "sum"):
         super().__init__()
         if layers < 1 or hidden < 1:
             raise CodegenError(f"SVHPerm needs layers >= 1 and hidden >= 1, got layers={layers}, hidden={hidden}; "
                                "e.g. SVHPerm(50, 5, hidden=16, layers=3)")
         if start not in ("sos1", "random"):
             raise CodegenError(f"SVHPerm start must be 'sos1' or 'random', got {start!r}; e.g. SVHPerm(50, 5, start='sos1')")
-        self.n, self.d = n, d
+        if pair_sums not in PAIR_SUMS:
+            raise CodegenError(f"SVHPerm pair_sums must be 'sum' or 'mean', got {pair_sums!r}; "
+                               "e.g. SVHPerm(50, 5, pair_sums='mean')")
+        self.n, self.d, self.pair_sums = n, d, pair_sums
         sig = "S(n): X:2 -> 2"  # generated for every n (>= its 4 legs)
         widths = [1] + [hidden] * (layers - 1) + [1]
         self.layers = nn.ModuleList(compiled_perm_layer(sig, a, b) for a, b in zip(widths[:-1], widths[1:]))
@@ -324,7 +351,7 @@ class SVHPerm(nn.Module):
         Q = (Q + Q.transpose(-1, -2)) / 2
         q0 = mean_call(self.scalar, h)[..., 0]
         eye = torch.eye(d, dtype=S.dtype, device=S.device)
-        return S.transpose(-1, -2) @ Q @ S + q0[..., None, None] * eye
+        return pair_contraction(S, Q, self.pair_sums) + q0[..., None, None] * eye
 
     def forward(self, S: torch.Tensor) -> torch.Tensor:
         return self.head(self.matrix(S), S)

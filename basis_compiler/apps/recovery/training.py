@@ -81,13 +81,14 @@ class TrainResult:
     """Validation loss before training and after each epoch."""
 
 
-def build_model(method: str, n: int, d: int, seed: int = 0) -> nn.Module:
-    """Construct METHODS[method] with its initialization seeded (global RNG state left untouched)."""
+def build_model(method: str, n: int, d: int, seed: int = 0, **options) -> nn.Module:
+    """Construct METHODS[method] with its initialization seeded (global RNG state left untouched);
+    options go to the model's constructor (e.g. pair_sums="mean" for svh_perm)."""
     if method not in METHODS:
         raise DataError(f"unknown method {method!r}; valid: {', '.join(METHODS)}")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return METHODS[method].build(n, d)
+        return METHODS[method].build(n, d, **options)
 
 
 @torch.no_grad()
