@@ -173,7 +173,7 @@ GRID = [
 ]
 
 
-def _cost(n, inputs, output, degree):
+def oracle_cost(n, inputs, output, degree):
     """Rough size of the oracle's loop: n! times the monomials of the largest multidegree."""
     size = 1
     for (o, _), a in zip(inputs, max(multidegrees(len(inputs), degree), key=sum)):
@@ -181,7 +181,7 @@ def _cost(n, inputs, output, degree):
     return factorial(n) * size * n ** output[0]
 
 
-CASES = [(n, *case) for case in GRID for n in range(1, 6) if _cost(n, *case) < 3e6]
+CASES = [(n, *case) for case in GRID for n in range(1, 6) if oracle_cost(n, *case) < 3e6]
 
 
 @pytest.mark.parametrize("n, inputs, output, degree", CASES)

@@ -14,7 +14,7 @@ from basis_compiler.codegen.store import check, compile_module, generate
 from basis_compiler.errors import SignatureError
 from basis_compiler.symbolic.signature import Signature
 
-from test_permutation_group import GRID, _cost, multidegrees, reynolds_dimension, text
+from test_permutation_group import GRID, oracle_cost, multidegrees, reynolds_dimension, text
 
 pytestmark = pytest.mark.time_limit(120)
 
@@ -25,7 +25,7 @@ def most_legs(inputs, output, degree) -> int:
 
 CASES = [(inputs, output, degree, n) for inputs, output, degree in GRID
          for n in (most_legs(inputs, output, degree), most_legs(inputs, output, degree) + 1)
-         if _cost(n, inputs, output, degree) < 3e6]
+         if oracle_cost(n, inputs, output, degree) < 3e6]
 
 
 @pytest.mark.parametrize("inputs, output, degree, n", CASES)
