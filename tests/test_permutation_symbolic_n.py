@@ -90,3 +90,10 @@ def test_show_prints_the_terms_and_says_for_which_n_they_hold(capsys):
     assert any("Σ_i x_i²" in line for line in lines) and any("(Σ_i x_i)²" in line for line in lines)
     assert lines[-1].startswith("S(n): x:1 -> 0, degree 2:")
     assert "independent at every n >= 2: 4" in lines[-1]
+
+
+def test_the_summary_line_uses_the_users_own_symbol(capsys):
+    from basis_compiler.cli import main
+
+    assert main(["show", "S(m): X:2s -> 1", "--degree", "1"]) == 0
+    assert "independent at every m >= 3: 5" in capsys.readouterr().out.strip().splitlines()[-1]

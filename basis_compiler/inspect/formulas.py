@@ -496,7 +496,7 @@ def summary_line(basis) -> str:
     """The statistics line under the table."""
     s = basis.stats
     sig = basis.signature
-    where = f"every n >= {sig.d}" if sig.group.size_symbol else f"d={sig.d}"
+    where = f"every {sig.group.size_symbol} >= {sig.d}" if sig.group.size_symbol else f"d={sig.d}"
     return (
         f"{sig}, degree {basis.degree}: raw matchings {s.raw_matchings}, candidates {s.candidates}, "
         f"orbits {s.orbits}, zero dropped {s.zero_dropped}, independent at {where}: "
