@@ -121,7 +121,7 @@ def _max_epochs(text: str):
 
 _UNSET = object()
 _RECOVER_FIELDS = ("samplings", "covariances", "methods", "n", "d", "eps", "n_train", "n_val", "n_test",
-                   "trials", "max_epochs", "patience", "seed", "test_n")
+                   "trials", "max_epochs", "patience", "seed", "test_n", "pair_sums")
 
 
 def _cmd_recover(args) -> int:
@@ -432,6 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--test-n", dest="test_n", type=int, default=_UNSET,
                      help="ambient dimension of the test data (default: the training n); another n needs "
                      "methods that run at any n: sos1, sos2, svh_perm (e.g. --train-n 50 --test-n 100)")
+    rec.add_argument("--pair-sums", dest="pair_sums", choices=("sum", "mean"), default=_UNSET,
+                     help="how SVH-Perm sums the pairs i != j of S^T Q S: 'sum' (default, the committed tables) or "
+                     "'mean', which keeps its scale at another n (use it with --test-n)")
     rec.add_argument("--d", type=int, default=_UNSET, help="subspace dimension")
     rec.add_argument("--eps", type=float, default=_UNSET, help="sparsity in (0, 1)")
     rec.add_argument("--n-train", dest="n_train", type=int, default=_UNSET, help="training samples per setting")

@@ -85,3 +85,49 @@ def test_cli_train_n_and_test_n(tmp_path, capsys):
     bad = args[:6] + ["sos1,svh"] + args[7:]
     assert main(bad) == 2
     assert "cannot be tested at n = 16" in capsys.readouterr().err
+
+
+MEAN = GridConfig(**{**SMALL.__dict__, "pair_sums": "mean"})
+
+
+def test_pair_sums_reaches_the_svh_perm_model_and_changes_its_result(monkeypatch):
+    from basis_compiler.apps.recovery import training
+    from basis_compiler.apps.recovery.config import Task
+    from basis_compiler.apps.recovery.grid import run_task
+
+    built, real = [], training.build_model
+
+    def spy(method, n, d, seed=0, **options):
+        model = real(method, n, d, seed=seed, **options)
+        built.append((method, model.pair_sums))
+        return model
+
+    monkeypatch.setattr(training, "build_model", spy)  # run_task imports it from training when it runs
+    task = Task("BG", "identity", "svh_perm", 0)
+    mean, total = run_task(MEAN, task), run_task(SMALL, task)
+    assert built == [("svh_perm", "mean"), ("svh_perm", "sum")]
+    assert mean["test_accuracy"] != total["test_accuracy"]
+    assert mean["config"]["pair_sums"] == "mean" and "pair_sums" not in total["config"]
+
+
+def test_results_of_the_two_pair_sums_are_never_mixed(tmp_path):
+    run_grid(SMALL, tmp_path, progress=False)
+    with pytest.raises(DataError, match="pair_sums"):
+        run_grid(MEAN, tmp_path, progress=False)
+
+
+def test_pair_sums_is_validated_and_shown():
+    with pytest.raises(DataError, match=r"pair_sums must be one of sum, mean.*--pair-sums mean"):
+        GridConfig(**{**SMALL.__dict__, "pair_sums": "average"}).validate()
+    assert "pairs averaged" in MEAN.describe() and "pairs averaged" not in SMALL.describe()
+    assert "pair_sums" not in PRESETS["paper"].fingerprint()
+
+
+def test_cli_pair_sums(tmp_path, capsys):
+    args = ["recover", "--samplings", "BG", "--covariances", "identity", "--methods", "sos1,svh_perm", "--n", "12",
+            "--d", "3", "--n-train", "20", "--n-val", "10", "--n-test", "10", "--max-epochs", "1", "--no-progress",
+            "--pair-sums", "mean", "--out", str(tmp_path)]
+    assert main(args) == 0
+    assert "pairs averaged" in capsys.readouterr().out
+    record = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[-1])
+    assert record["config"]["pair_sums"] == "mean"

@@ -12,6 +12,7 @@ from typing import NamedTuple
 from ...errors import DataError
 from ..common import derive_seed
 from .data import COVARIANCES, SAMPLINGS, Setting, is_int
+from .models import PAIR_SUMS
 
 METHOD_NAMES = ("sos1", "sos2", "baseline", "svh_diag", "svh", "svh_perm")
 """Methods a grid may run: SOS-I, SOS-II (no training), the MLP baseline, SVH-Diag, SVH, and
@@ -81,6 +82,10 @@ class GridConfig:
     """Ambient dimension of the test data (None: n). Another n than the training one needs methods
     that run at any n (SIZE_AGNOSTIC_METHODS); validation stays at n, so nothing is chosen on
     test data."""
+    pair_sums: str = "sum"
+    """How SVH-Perm's Sᵀ Q S weighs the pairs i != j (models.SVHPerm): "sum" as in every committed
+    table up to now, or "mean", which keeps the model's scale when it is tested at another n
+    (docs/math.md, "Sizes and the pair sum")."""
 
     def validate(self) -> None:
         """DataError for any unusable parameter, before any work (every setting is checked)."""
@@ -104,6 +109,9 @@ class GridConfig:
             raise DataError(f"max_epochs must be an int >= 1 or None (until early stopping), got {self.max_epochs!r}")
         if not is_int(self.seed) or self.seed < 0:
             raise DataError(f"seed must be an int >= 0, got {self.seed!r}")
+        if self.pair_sums not in PAIR_SUMS:
+            raise DataError(f"pair_sums must be one of {', '.join(PAIR_SUMS)}, got {self.pair_sums!r} "
+                            "(e.g. --pair-sums mean)")
         if self.test_n is not None:
             if not is_int(self.test_n):
                 raise DataError(f"test_n must be an int or None (the training n), got {self.test_n!r}")
@@ -137,10 +145,17 @@ class GridConfig:
 
     def fingerprint(self) -> dict:
         """What saved results must share with this run to be reused (everything but the grid axes).
-        test_n appears only when it is set, so results saved before it existed still match."""
+        test_n appears only when it is set and pair_sums only when it is not "sum", so results
+        saved before they existed still match, and results of the two pair sums never mix."""
         keep = ("n", "d", "eps", "n_train", "n_val", "n_test", "max_epochs", "patience", "batch", "seed")
         extra = {} if self.test_n is None else {"test_n": self.test_n}
+        if self.pair_sums != "sum":
+            extra["pair_sums"] = self.pair_sums
         return {k: getattr(self, k) for k in keep} | extra
+
+    def model_options(self, method: str) -> dict:
+        """Constructor options of a learned method beyond (n, d) (training.build_model)."""
+        return {"pair_sums": self.pair_sums} if method == "svh_perm" else {}
 
     def tasks(self) -> list[Task]:
         """All tasks in table order: sampling, covariance, method, trial."""
@@ -159,6 +174,7 @@ class GridConfig:
         return (
             f"n={self.n}{tested}, d={self.d}, eps={self.eps}, train/val/test {self.n_train}/{self.n_val}/{self.n_test}, "
             f"trials {self.trials}, epochs {epochs} (patience {self.patience}), batch {self.batch}, seed {self.seed}"
+            + (", SVH-Perm with its pairs averaged" if self.pair_sums == "mean" and "svh_perm" in self.methods else "")
         )
 
 

@@ -158,7 +158,7 @@ def run_task(config: GridConfig, task: Task, progress: Callable[[str, int, float
         else:
             seed = derive_seed(config.seed, "model", task.sampling, task.covariance, task.method, task.trial)
             torch.manual_seed(seed)
-            model = build_model(task.method, config.n, config.d, seed=seed).to(device)
+            model = build_model(task.method, config.n, config.d, seed=seed, **config.model_options(task.method)).to(device)
             callback = None
             if progress is not None:
                 def callback(rec):
