@@ -43,6 +43,8 @@ def main(argv=None) -> int:
     test_n, train_n = conf_else.get("test_n", conf_else["n"]), conf_else["n"]
     if conf_here["n"] != test_n or conf_here.get("test_n", test_n) != test_n:
         raise SystemExit(f"{a.here} is not trained and tested at n = {test_n} ({conf_here})")
+    # the fingerprint names pair_sums only when it is not "sum" (recovery/config.py)
+    sums_here, sums_else = (conf.get("pair_sums", "sum") for conf in (conf_here, conf_else))
     columns = ("sampling", "covariance", "trial", "sos1", f"svh_perm_trained_n{test_n}", f"svh_perm_trained_n{train_n}",
                "difference", "within_goal")
     rows = []
@@ -62,6 +64,8 @@ def main(argv=None) -> int:
     lines = [f"# SVH-Perm trained at n = {train_n}, tested at n = {test_n}", "",
              f"Test accuracy mean ⟨v0, v̂⟩² on the same n = {test_n} test set; goal: within {GOAL} of the model "
              f"trained at n = {test_n}. From `{a.here}` and `{a.elsewhere}`.", "",
+             f"SVH-Perm's pairs i != j (--pair-sums): {sums_here} in the first, {sums_else} in the second"
+             + ("." if sums_here == sums_else else ", so the two columns are different models."), "",
              f"| Sampling | Covariance | Trial | SOS-I | SVH-Perm trained at {test_n} | SVH-Perm trained at {train_n} "
              "| Difference |", "|---|---|---:|---:|---:|---:|---:|"]
     for s, c, t, sos, same, other, diff, _ in rows:
