@@ -140,6 +140,8 @@ def _cmd_recover(args) -> int:
     print(f"recover --{mode}: {len(config.samplings)} samplings x {len(config.covariances)} covariances x "
           f"{len(config.methods)} methods x {config.trials} trial(s) = {tasks} tasks; {config.describe()}; "
           f"{workers} worker(s); results in {out}", flush=True)
+    for note in config.notes():
+        print(f"note: {note}", file=sys.stderr, flush=True)
     run = _run_or_explain(config, out, workers, mode, dict(max_tasks=args.max_tasks, fresh=args.fresh,
                                                            progress=not args.no_progress))
     if run is None:
@@ -431,7 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ambient dimension of the training and validation data")
     rec.add_argument("--test-n", dest="test_n", type=int, default=_UNSET,
                      help="ambient dimension of the test data (default: the training n); another n needs "
-                     "methods that run at any n: sos1, sos2, svh_perm (e.g. --train-n 50 --test-n 100)")
+                     "methods that run at any n: sos1, sos2, svh_perm (e.g. --train-n 50 --test-n 100 --pair-sums mean)")
     rec.add_argument("--pair-sums", dest="pair_sums", choices=("sum", "mean"), default=_UNSET,
                      help="how SVH-Perm sums the pairs i != j of S^T Q S: 'sum' (default, the committed tables) or "
                      "'mean', which keeps its scale at another n (use it with --test-n)")

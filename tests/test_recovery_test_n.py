@@ -131,3 +131,14 @@ def test_cli_pair_sums(tmp_path, capsys):
     assert "pairs averaged" in capsys.readouterr().out
     record = json.loads((tmp_path / "results.jsonl").read_text().splitlines()[-1])
     assert record["config"]["pair_sums"] == "mean"
+
+
+def test_summed_pairs_at_another_test_n_come_with_a_note(tmp_path, capsys):
+    assert any("--pair-sums mean" in note for note in SMALL.notes())
+    assert MEAN.notes() == [] and GridConfig(**{**SMALL.__dict__, "test_n": None}).notes() == []
+    assert GridConfig(**{**SMALL.__dict__, "methods": ("sos1",)}).notes() == []
+    args = ["recover", "--samplings", "BG", "--covariances", "identity", "--methods", "sos1,svh_perm", "--n", "12",
+            "--test-n", "16", "--d", "3", "--n-train", "20", "--n-val", "10", "--n-test", "10", "--max-epochs", "1",
+            "--no-progress", "--max-tasks", "0", "--out", str(tmp_path)]
+    assert main(args) == 0
+    assert "note: " in capsys.readouterr().err

@@ -153,6 +153,13 @@ class GridConfig:
             extra["pair_sums"] = self.pair_sums
         return {k: getattr(self, k) for k in keep} | extra
 
+    def notes(self) -> list[str]:
+        """Advice on a valid but risky grid, for the user to read before the work starts."""
+        if "svh_perm" in self.methods and self.pair_sums == "sum" and self.test_n not in (None, self.n):
+            return [f"SVH-Perm with summed pairs weighs them for n = {self.n}; tested at n = {self.test_n} it can "
+                    "lose accuracy (docs/math.md, 'Sizes and the pair sum'); --pair-sums mean keeps its scale"]
+        return []
+
     def model_options(self, method: str) -> dict:
         """Constructor options of a learned method beyond (n, d) (training.build_model)."""
         return {"pair_sums": self.pair_sums} if method == "svh_perm" else {}
