@@ -89,6 +89,15 @@ def _warn_stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def config_difference(saved: dict, expected: dict) -> str:
+    """The fields where a saved fingerprint and this run's differ, e.g. "n 50 there, 100 in this run"."""
+    def shown(config, name):
+        return repr(config[name]) if name in config else "unset"
+
+    names = [k for k in {**saved, **expected} if (k in saved, saved.get(k)) != (k in expected, expected.get(k))]
+    return "; ".join(f"{k} {shown(saved, k)} there, {shown(expected, k)} in this run" for k in names)
+
+
 def load_results(
     path: Path,
     fingerprint: dict | Callable[[dict], dict],
@@ -138,10 +147,8 @@ def load_results(
             continue
         expected = fingerprint(record) if callable(fingerprint) else fingerprint
         if record["config"] != expected:
-            raise DataError(
-                f"{path} line {number} holds a result made with another configuration ({record['config']}); this "
-                f"run uses {expected}. {remedy}"
-            )
+            raise DataError(f"{path} line {number} holds a result made with another configuration "
+                            f"({config_difference(record['config'], expected)}). {remedy}")
         records[task], where[task] = record, number
         kept.append(text)
     if rejected:
