@@ -255,7 +255,9 @@ def _add_sweep_parser(sub) -> None:
 
 
 def _cmd_generate(args) -> int:
+    from .codegen.kinds import default_kind
     from .codegen.store import check, generate, read_manifest, remove
+    from .symbolic.signature import Signature
 
     out = args.out
     if args.remove:
@@ -278,7 +280,9 @@ def _cmd_generate(args) -> int:
             "generate needs SIGNATURE and --name, e.g. basis-compiler generate 'O(5): a[100]:1 -> 2s' "
             "--degree 2 --kind covariant --name svh_covariant (or --check, --refresh, --remove NAME)"
         )
-    path = generate(args.signature, args.degree, args.kind, args.name, out, force=args.force, channels=args.channels)
+    signature = Signature.parse(args.signature)
+    kind = args.kind or default_kind(signature)
+    path = generate(signature, args.degree, kind, args.name, out, force=args.force, channels=args.channels)
     print(f"wrote {path}")
     return 0
 
@@ -361,7 +365,7 @@ KINDS_HELP = (
     "= sum of coeffs times the covariant generators (coefficients come from elsewhere, e.g. an MLP); "
     "invariants: InvariantFeatures(), forward(**inputs) = the connected invariants (Gram entries, traces, "
     "...), fewer than `show` lists for '-> 0', because products of connected invariants give all the "
-    "others. Default: covariant"
+    "others. Default: covariant (polynomial for S(n), its only kind)"
 )
 
 
@@ -393,7 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("signature", nargs="?", help="with concrete family sizes, e.g. 'O(5): a[100]:1 -> 2s'")
     gen.add_argument("--degree", type=_degree, default=2,
                      help="total degree, e.g. 2, or an exact multidegree with one entry per input, e.g. 1,2 (one input: 2,)")
-    gen.add_argument("--kind", choices=("polynomial", "covariant", "invariants"), default="covariant",
+    gen.add_argument("--kind", choices=("polynomial", "covariant", "invariants"),
                      help=KINDS_HELP)
     gen.add_argument("--channels", type=int, metavar="C",
                      help="polynomial kind: C input channels, each input (*batch, C, ...); the layer spans the "

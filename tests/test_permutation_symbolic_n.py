@@ -97,3 +97,22 @@ def test_the_summary_line_uses_the_users_own_symbol(capsys):
 
     assert main(["show", "S(m): X:2s -> 1", "--degree", "1"]) == 0
     assert "independent at every m >= 3: 5" in capsys.readouterr().out.strip().splitlines()[-1]
+
+
+def test_generate_without_kind_makes_an_s_n_signature_a_polynomial_layer(tmp_path, capsys):
+    """--kind defaults to covariant, which S(n) does not have; an S(n) signature gets its only kind."""
+    import importlib.util
+
+    from basis_compiler.cli import main
+
+    assert main(["generate", "S(n): X:2s, w:1 -> 1", "--degree", "1,1", "--name", "mix", "--out", str(tmp_path)]) == 0
+    spec = importlib.util.spec_from_file_location("mix", tmp_path / "mix.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    layer = module.PolynomialLayer(out_channels=1)
+    X, w = torch.randn(6, 6, dtype=torch.float64), torch.randn(6, dtype=torch.float64)
+    X = X + X.T
+    p = torch.randperm(6)
+    torch.testing.assert_close(layer(X=X[p][:, p], w=w[p]), layer(X=X, w=w)[..., p])
+    assert main(["generate", "S(n): X:2s -> 1", "--kind", "covariant", "--name", "cov", "--out", str(tmp_path)]) == 2
+    assert "--kind polynomial" in capsys.readouterr().err

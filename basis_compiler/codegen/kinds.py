@@ -19,6 +19,12 @@ from .ir import DeterminantOperand, EpsilonOperand, InputOperand
 KINDS = ("polynomial", "covariant", "invariants")
 
 
+def default_kind(signature: Signature) -> str:
+    """The kind `generate` makes when none is named: covariant, or polynomial for S(n), whose
+    modules are polynomial layers only."""
+    return "polynomial" if signature.group.partition_diagrams else "covariant"
+
+
 @dataclass(frozen=True)
 class CompiledKind:
     """The terms of one generated module and the layout of its coefficients or features."""

@@ -50,7 +50,8 @@ def partition_layer_source(signature: Signature, degree, kind: str, name: str, c
     """(source, class name, number of terms, number of coefficients) of an S(n) polynomial layer."""
     if kind != "polynomial":
         raise CodegenError(f"{signature}: S(n) modules are generated as polynomial layers only, not kind {kind!r}; "
-                           f"e.g. compile_module('S(5): X:2 -> 2', (1,), 'polynomial', channels=4)")
+                           f"e.g. generate 'S(5): X:2 -> 2' --degree 1 --kind polynomial --name layer, or "
+                           f"compile_module('S(5): X:2 -> 2', (1,), 'polynomial', channels=4)")
     if any(s.is_family for s in signature.inputs):
         raise CodegenError(f"{signature}: S(n) layers take plain inputs (no families); use channels=C for a channel "
                            "axis, e.g. compile_module('S(5): X:2 -> 2', (1,), 'polynomial', channels=4)")
