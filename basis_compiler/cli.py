@@ -158,7 +158,7 @@ def _cmd_recover(args) -> int:
 MAX_TASKS_HELP = "stop after this many new tasks (resume later); 0 runs none and only writes the tables of the saved results"
 """--max-tasks of recover, sweep and signatures (their runners share its meaning)."""
 
-_SWEEP_KINDS = {"names": _names, "int": int, "float": float, "int_or_none": _max_epochs}
+_SWEEP_KINDS = {"names": _names, "text": str, "int": int, "float": float, "int_or_none": _max_epochs}
 
 
 def _cmd_sweep(args) -> int:

@@ -312,3 +312,15 @@ def test_the_materials_adapter_gives_run_one_records_in_a_fresh_process(tmp_path
         theirs = materials_runner.run_one(config, tuple(task))
         strip = lambda r: {k: v for k, v in r.items() if k not in MATERIALS.timing_fields}  # noqa: E731
         assert strip(ours) == strip(theirs)
+
+
+def test_cli_sweep_of_svh_perm_over_n_with_averaged_pairs(tmp_path):
+    args = ["sweep", "recover", "--param", "n", "--values", "8,10", "--samplings", "BG", "--covariances", "identity",
+            "--methods", "svh_perm", "--pair-sums", "mean", "--d", "3", "--n-train", "20", "--n-val", "10",
+            "--n-test", "10", "--max-epochs", "1", "--device", "cpu", "--workers", "1", "--no-progress",
+            "--out", str(tmp_path)]
+    assert main(args) == 0
+    records = _lines(tmp_path / "results.jsonl")
+    assert len(records) == 2 and {r["config"]["pair_sums"] for r in records} == {"mean"}
+    bad = [("average" if a == "mean" else a) for a in args[:-1]] + [str(tmp_path / "other")]
+    assert main(bad) == 2 and not (tmp_path / "other").exists()

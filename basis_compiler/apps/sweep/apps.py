@@ -30,7 +30,7 @@ class Option(NamedTuple):
     name: str
     """Field name (the flag is --name with '_' written '-')."""
     kind: str
-    """"names" (comma list), "int", "float" or "int_or_none" ('none' for None)."""
+    """"names" (comma list), "text", "int", "float" or "int_or_none" ('none' for None)."""
     help: str
 
 
@@ -138,6 +138,7 @@ RECOVER = SweepApp(
         Option("max_epochs", "int_or_none", "epoch cap, or 'none' to train until early stopping"),
         Option("patience", "int", "early stopping patience in epochs"),
         Option("seed", "int", "base seed (default 0)"),
+        Option("pair_sums", "text", "how SVH-Perm sums the pairs i != j of S^T Q S: sum (default) or mean"),
     ),
     sweepable={"eps": "float", "n": "int", "d": "int", "n_train": "int", "n_val": "int", "n_test": "int",
                "max_epochs": "int", "patience": "int", "batch": "int"},
