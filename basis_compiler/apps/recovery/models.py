@@ -311,10 +311,11 @@ class SVHPerm(nn.Module):
     one is a candidate, so a trained model does no worse than about SOS-I on validation data;
     start="random" is the plain random initialization.
 
-    pair_sums ("sum", the default and every committed result, or "mean"): how Sᵀ Q S weighs the
+    pair_sums ("sum", the default, or "mean"; `recover --pair-sums`): how Sᵀ Q S weighs the
     off-diagonal pairs, see pair_contraction. With "sum", a model trained at one n can lose
     accuracy at another (benchmarks/results/recovery_paper_perm_n50/: BG trained at 50, 0.853
-    at 100 in one trial of three); "mean" keeps the off-diagonal weight independent of n.
+    at 100 in one trial of three); "mean" keeps the off-diagonal weight independent of n
+    (benchmarks/results/recovery_paper_perm_mean_n50/transfer.md).
     """
 
     def __init__(self, n: int, d: int, hidden: int = PERM_HIDDEN, layers: int = PERM_LAYERS,
