@@ -439,7 +439,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="ambient dimension of the test data (default: the training n); another n needs "
                      "methods that run at any n: sos1, sos2, svh_perm (e.g. --train-n 50 --test-n 100 --pair-sums mean)")
     rec.add_argument("--pair-sums", dest="pair_sums", choices=("sum", "mean"), default=_UNSET,
-                     help="how SVH-Perm sums the pairs i != j of S^T Q S: 'sum' (default, the committed tables) or "
+                     help="how SVH-Perm sums the pairs i != j of S^T Q S: 'sum' (default) or "
                      "'mean', which keeps its scale at another n (use it with --test-n)")
     rec.add_argument("--d", type=int, default=_UNSET, help="subspace dimension")
     rec.add_argument("--eps", type=float, default=_UNSET, help="sparsity in (0, 1)")

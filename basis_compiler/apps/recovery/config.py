@@ -83,8 +83,8 @@ class GridConfig:
     that run at any n (SIZE_AGNOSTIC_METHODS); validation stays at n, so nothing is chosen on
     test data."""
     pair_sums: str = "sum"
-    """How SVH-Perm's Sᵀ Q S weighs the pairs i != j (models.SVHPerm): "sum" as in every committed
-    table up to now, or "mean", which keeps the model's scale when it is tested at another n
+    """How SVH-Perm's Sᵀ Q S weighs the pairs i != j (models.SVHPerm): "sum" (the committed tables
+    except the recovery_paper_perm_mean* folders), or "mean", which keeps the model's scale when it is tested at another n
     (docs/math.md, "Sizes and the pair sum")."""
 
     def validate(self) -> None:
