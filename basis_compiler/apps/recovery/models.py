@@ -327,7 +327,7 @@ class SVHPerm(nn.Module):
         if start not in ("sos1", "random"):
             raise CodegenError(f"SVHPerm start must be 'sos1' or 'random', got {start!r}; e.g. SVHPerm(50, 5, start='sos1')")
         if pair_sums not in PAIR_SUMS:
-            raise CodegenError(f"SVHPerm pair_sums must be 'sum' or 'mean', got {pair_sums!r}; "
+            raise CodegenError(f"SVHPerm pair_sums must be one of {', '.join(PAIR_SUMS)}, got {pair_sums!r}; "
                                "e.g. SVHPerm(50, 5, pair_sums='mean')")
         self.n, self.d, self.pair_sums = n, d, pair_sums
         sig = "S(n): X:2 -> 2"  # generated for every n (>= its 4 legs)

@@ -23,10 +23,9 @@ import torch
 
 from ...errors import DataError, OutputError
 from ...files import append_line
-from ..common import git_commit
+from ..common import derive_seed, git_commit
 from ..results_file import (CONFIG, COUNT, NONNEGATIVE, RESULTS_FILE, Schema, append_record, clear_results, load_results,
                             one_of, schema_problem)
-from ..common import derive_seed
 from .config import METHODS, Config, Task, group_dim
 from .report import write_reports
 
